@@ -1,0 +1,40 @@
+// Package messaging holds Troupe's Kafka defaults and, later, the subscriber
+// SDK. Every Kafka client in Troupe starts from NewSaramaConfig.
+package messaging
+
+import (
+	"github.com/IBM/sarama"
+)
+
+// KafkaVersion is the protocol version every sarama client in Troupe
+// announces. It is set explicitly because sarama's default (2.1) is the
+// oldest that Kafka 4.x still accepts, and kfake needs at least 0.11; 3.6
+// gives idempotent producers and the consumer-group protocol both servers
+// speak. It is proven against real Kafka 4.x and kfake by the tests module.
+var KafkaVersion = sarama.V3_6_0_0
+
+// NewSaramaConfig returns Troupe's default sarama configuration for a client
+// named clientID: explicit protocol version, acks from all in-sync replicas
+// with an idempotent producer (so a retried produce is never duplicated),
+// and consumer groups that start at the oldest offset (so a new subscriber
+// catches up on history instead of silently skipping it) and commit only
+// what the caller marks. The result is a fresh value the caller may adjust.
+func NewSaramaConfig(clientID string) *sarama.Config {
+	c := sarama.NewConfig()
+	c.ClientID = clientID
+	c.Version = KafkaVersion
+
+	c.Producer.RequiredAcks = sarama.WaitForAll
+	c.Producer.Idempotent = true
+	// The idempotent producer requires at most one in-flight request per
+	// connection in sarama, and retries instead of failing on a blip.
+	c.Net.MaxOpenRequests = 1
+	c.Producer.Retry.Max = 10
+	c.Producer.Return.Successes = true
+	c.Producer.Return.Errors = true
+
+	c.Consumer.Offsets.Initial = sarama.OffsetOldest
+	c.Consumer.Return.Errors = true
+	c.Metadata.AllowAutoTopicCreation = false
+	return c
+}
