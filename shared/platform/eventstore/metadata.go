@@ -1,0 +1,137 @@
+package eventstore
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"strconv"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Metadata is the JSON metadata written with every event the Repository
+// appends. The key names of the ids follow KurrentDB's convention
+// ($correlationId, $causationId) so its $by_correlation_id projection works.
+type Metadata struct {
+	// CorrelationID is shared by every event of one chain of cause and effect
+	// (one user request and everything it leads to).
+	CorrelationID string `json:"$correlationId"`
+	// CausationID is the id of the message (event or command) that caused
+	// this event; for the first event of a chain it equals CorrelationID.
+	CausationID string `json:"$causationId"`
+	// Traceparent is the W3C trace context of the request that wrote it.
+	Traceparent string `json:"traceparent"`
+	// OccurredAt is when the writer recorded the event (not the store's
+	// commit time).
+	OccurredAt time.Time `json:"occurredAt"`
+}
+
+// ParseMetadata decodes event metadata; events written by other tools may
+// carry none, which yields the zero Metadata and no error.
+func ParseMetadata(raw []byte) (Metadata, error) {
+	var m Metadata
+	if len(raw) == 0 {
+		return m, nil
+	}
+	err := json.Unmarshal(raw, &m)
+	return m, err
+}
+
+type ctxKey int
+
+const (
+	correlationKey ctxKey = iota
+	causationKey
+	traceparentKey
+	eventIDSourceKey
+)
+
+// WithCorrelation returns a context whose appends carry correlationID.
+func WithCorrelation(ctx context.Context, correlationID string) context.Context {
+	return context.WithValue(ctx, correlationKey, correlationID)
+}
+
+// WithCausation returns a context whose appends carry causationID, the id of
+// the message that caused them (typically the source event's id).
+func WithCausation(ctx context.Context, causationID string) context.Context {
+	return context.WithValue(ctx, causationKey, causationID)
+}
+
+// WithTraceparent returns a context whose appends carry the W3C traceparent.
+func WithTraceparent(ctx context.Context, traceparent string) context.Context {
+	return context.WithValue(ctx, traceparentKey, traceparent)
+}
+
+// WithEventIDSource returns a context under which the Repository derives the
+// ids of the events it appends from source (see [EventID]) instead of
+// drawing random ones, so a command replayed for the same source (a
+// redelivered message, a resumed intent) appends the same ids and the store
+// treats the repeat as a duplicate. One source should drive at most one
+// append per stream.
+func WithEventIDSource(ctx context.Context, source string) context.Context {
+	return context.WithValue(ctx, eventIDSourceKey, source)
+}
+
+// MetadataFrom returns the correlation id, causation id and traceparent set
+// on ctx, each empty when unset; OccurredAt is zero.
+func MetadataFrom(ctx context.Context) Metadata {
+	var m Metadata
+	m.CorrelationID, _ = ctx.Value(correlationKey).(string)
+	m.CausationID, _ = ctx.Value(causationKey).(string)
+	m.Traceparent, _ = ctx.Value(traceparentKey).(string)
+	return m
+}
+
+func eventIDSourceFrom(ctx context.Context) (string, bool) {
+	s, ok := ctx.Value(eventIDSourceKey).(string)
+	return s, ok && s != ""
+}
+
+// metadataFor fills what the context leaves unset, so every event carries
+// all three ids: a fresh chain starts with a new correlation id that is also
+// its causation id, and a fresh trace when none is in flight.
+func metadataFor(ctx context.Context, now time.Time) Metadata {
+	m := MetadataFrom(ctx)
+	if m.CorrelationID == "" {
+		if m.CausationID != "" {
+			m.CorrelationID = m.CausationID
+		} else {
+			m.CorrelationID = uuid.NewString()
+		}
+	}
+	if m.CausationID == "" {
+		m.CausationID = m.CorrelationID
+	}
+	if m.Traceparent == "" {
+		m.Traceparent = newTraceparent()
+	}
+	m.OccurredAt = now.UTC()
+	return m
+}
+
+// newTraceparent starts a sampled W3C trace: version 00, a random 16-byte
+// trace id and 8-byte parent id.
+func newTraceparent() string {
+	var b [24]byte
+	_, _ = rand.Read(b[:])
+	return "00-" + hex.EncodeToString(b[:16]) + "-" + hex.EncodeToString(b[16:]) + "-01"
+}
+
+// EventID is the deterministic id of the index-th event (from 0) that an
+// append driven by source writes to stream: a UUID v5 of the three, so the
+// same inputs always give the same id and different streams never collide.
+func EventID(source, stream string, index int) uuid.UUID {
+	name := make([]byte, 0, len(source)+len(stream)+24)
+	name = append(name, source...)
+	name = append(name, 0)
+	name = append(name, stream...)
+	name = append(name, 0)
+	name = strconv.AppendInt(name, int64(index), 10)
+	return uuid.NewSHA1(eventIDNamespace, name)
+}
+
+// eventIDNamespace is the UUID v5 namespace of Troupe's event ids; changing
+// it would change every derived id, so it is fixed forever.
+var eventIDNamespace = uuid.MustParse("6f1f4b0e-5c1d-4f5e-9a57-7c3b1f0b7e21")
