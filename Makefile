@@ -1,0 +1,30 @@
+# Troupe's build entry points. Every target works on a fresh machine: the
+# scripts install what they need (Kafka jars through Maven, redis-server from
+# Debian, golangci-lint through the Go module proxy).
+.PHONY: test test-short lint bench kafka-up kafka-down redis-up redis-down
+
+# Every module's tests with -race, against real Kafka 4.x and redis-server
+# (started and stopped here) and the embedded servers.
+test:
+	@scripts/test.sh
+
+# Every module's tests with -race and -short, embedded servers only.
+test-short:
+	@scripts/test.sh --short
+
+# gofmt, go vet, golangci-lint (staticcheck, depguard on domain/).
+lint:
+	@scripts/lint.sh
+
+# Every benchmark, against real Kafka and Redis, baselines in the same run.
+bench:
+	@scripts/test.sh --bench
+
+kafka-up:
+	@scripts/kafka.sh up
+kafka-down:
+	@scripts/kafka.sh down
+redis-up:
+	@scripts/redis.sh up
+redis-down:
+	@scripts/redis.sh down
