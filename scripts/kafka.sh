@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# scripts/kafka.sh up|down|status
+# scripts/kafka.sh up|down|status|stop|start
 #
 # Real Apache Kafka 4.x for tests: one KRaft node (broker and controller) on
 # loopback only, at 127.0.0.1:${TROUPE_KAFKA_PORT:-19092} (the controller on
@@ -8,7 +8,8 @@
 # fresh storage directory, starts the broker in the background and waits until
 # it answers a metadata request; `down` stops only the process it started (by
 # pid) and removes its data. A stale broker left by a killed run is stopped
-# by the next `up`.
+# by the next `up`. `stop` and `start` stop and restart the broker keeping
+# its data (for outage tests).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -81,6 +82,12 @@ up() {
     -Dkafka.logs.dir="$RUN" kafka.tools.StorageTool format -t "$cluster_id" \
     -c "$RUN/server.properties" >"$RUN/format.log" 2>&1 ||
     { cat "$RUN/format.log" >&2; die "formatting the storage failed"; }
+  start_broker
+}
+
+# start_broker starts the broker on the formatted storage in $RUN and waits
+# until it answers a metadata request.
+start_broker() {
   setsid java -Xms256m -Xmx1g -XX:+ExitOnOutOfMemoryError -Djava.awt.headless=true \
     -Dlog4j2.configurationFile="$ROOT/scripts/kafka/log4j2.properties" -Dkafka.logs.dir="$RUN" \
     -cp "$LIBS/*" kafka.Kafka "$RUN/server.properties" >"$RUN/stdout.log" 2>&1 </dev/null &
@@ -92,6 +99,21 @@ up() {
     die "the broker did not start"
   fi
   log "Apache Kafka $VERSION up at $HOST:$PORT (pid $(cat "$PIDFILE"), logs in $RUN)"
+}
+
+stop() {
+  [ -f "$RUN/server.properties" ] || die "no broker data in $RUN: run up first"
+  stop_pid "$PIDFILE" "$MARKER"
+  log "Kafka on $HOST:$PORT stopped (data kept in $RUN)"
+}
+
+start() {
+  [ -f "$RUN/server.properties" ] || die "no broker data in $RUN: run up first"
+  if pid_alive "$PIDFILE" "$MARKER"; then
+    log "Kafka on $HOST:$PORT already running"
+    return 0
+  fi
+  start_broker
 }
 
 down() {
@@ -113,5 +135,7 @@ case "${1:-}" in
   up) up ;;
   down) down ;;
   status) status ;;
-  *) echo "usage: $0 up|down|status" >&2; exit 2 ;;
+  stop) stop ;;
+  start) start ;;
+  *) echo "usage: $0 up|down|status|stop|start" >&2; exit 2 ;;
 esac
