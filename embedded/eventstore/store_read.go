@@ -1,0 +1,236 @@
+package eventstore
+
+import (
+	"encoding/binary"
+	"errors"
+	"math"
+
+	"github.com/cockroachdb/pebble/v2"
+)
+
+// scanChunk is how many entries one Pebble iterator serves before it is
+// reopened, so a long read does not pin old memtables and sstables.
+const scanChunk = 4096
+
+// errStopScan ends a scan early without an error.
+var errStopScan = errors.New("stop scan")
+
+// streamView is a stream's durable state as of a watermark.
+type streamView struct {
+	lastRev    int64 // -1: no event
+	tombstoned bool
+	meta       streamMeta
+}
+
+// notFound reports whether reads answer stream_not_found.
+func (v streamView) notFound() bool { return v.lastRev < 0 || v.meta.softDeleted() }
+
+// minRev is the first revision reads may return, after $tb and $maxCount.
+func (v streamView) minRev() int64 {
+	m := v.meta.truncateBefore
+	if v.meta.maxCount > 0 && v.lastRev-v.meta.maxCount+1 > m {
+		m = v.lastRev - v.meta.maxCount + 1
+	}
+	return m
+}
+
+// expired reports whether an event created at ticks is past $maxAge.
+func (v streamView) expired(created, now int64) bool {
+	return v.meta.maxAgeTicks > 0 && created < now-v.meta.maxAgeTicks
+}
+
+// view reads a stream's durable state: only entries at or below watermark w
+// count.
+func (s *store) view(name string, w uint64) (streamView, error) {
+	v := streamView{lastRev: -1}
+	rev, _, tomb, err := s.lastEntry(name, w)
+	if err != nil {
+		return v, err
+	}
+	v.lastRev, v.tombstoned = rev, tomb
+	if isMetadataStream(name) {
+		// Metadata streams keep only their latest event, as in KurrentDB.
+		v.meta = streamMeta{maxCount: 1}
+		return v, nil
+	}
+	v.meta, err = s.metaFor(name, w)
+	return v, err
+}
+
+// lastEntry finds the last durable revision of a stream (the tombstone
+// aside) and whether a durable tombstone exists.
+func (s *store) lastEntry(name string, w uint64) (rev int64, pos uint64, tombstoned bool, err error) {
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: streamPrefix(name), UpperBound: streamUpper(name)})
+	if err != nil {
+		return -1, 0, false, err
+	}
+	defer it.Close()
+	for ok := it.Last(); ok; ok = it.Prev() {
+		p := binary.BigEndian.Uint64(it.Value())
+		if p > w {
+			continue
+		}
+		r := revFromStreamKey(it.Key())
+		if r == tombstoneRevision {
+			tombstoned = true
+			continue
+		}
+		return r, p, tombstoned, nil
+	}
+	return -1, 0, tombstoned, it.Error()
+}
+
+// metaFor returns the durable metadata of a non-metadata stream, cached by
+// the position of its latest metadata event.
+func (s *store) metaFor(name string, w uint64) (streamMeta, error) {
+	metaName := metadataStreamPrefix + name
+	rev, pos, _, err := s.lastEntry(metaName, w)
+	if err != nil || rev < 0 {
+		return streamMeta{}, err
+	}
+	s.metaMu.Lock()
+	c, ok := s.metaCache[name]
+	s.metaMu.Unlock()
+	if ok && c.pos == pos {
+		return c.meta, nil
+	}
+	_, ev, err := s.eventByPos(pos)
+	if err != nil {
+		return streamMeta{}, err
+	}
+	m := parseStreamMeta(ev.GetData())
+	s.metaMu.Lock()
+	if len(s.metaCache) > writerCacheLimit {
+		s.metaCache = map[string]cachedMeta{}
+	}
+	s.metaCache[name] = cachedMeta{pos: pos, meta: m}
+	s.metaMu.Unlock()
+	return m, nil
+}
+
+// scanStream calls fn for the durable events of a stream with revisions in
+// [from, to], ascending or descending, stopping when fn returns errStopScan.
+// The record passed to fn aliases Pebble memory valid only during the call.
+func (s *store) scanStream(name string, from, to int64, backwards bool, w uint64, fn func(rev int64, pos uint64, rec record) error) error {
+	for from <= to {
+		lo := streamKey(name, from)
+		var hi []byte
+		if to < math.MaxInt64 {
+			hi = streamKey(name, to+1)
+		} else {
+			hi = streamUpper(name)
+		}
+		it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
+		if err != nil {
+			return err
+		}
+		n := 0
+		var last int64
+		var ok bool
+		if backwards {
+			ok = it.Last()
+		} else {
+			ok = it.First()
+		}
+		for ; ok && n < scanChunk; n++ {
+			last = revFromStreamKey(it.Key())
+			pos := binary.BigEndian.Uint64(it.Value())
+			if pos <= w && last != tombstoneRevision {
+				v, closer, err := s.db.Get(eventKey(pos))
+				if err != nil {
+					_ = it.Close()
+					return err
+				}
+				rec, err := decodeRecord(v)
+				if err == nil {
+					err = fn(last, pos, rec)
+				}
+				_ = closer.Close()
+				if err != nil {
+					_ = it.Close()
+					if errors.Is(err, errStopScan) {
+						return nil
+					}
+					return err
+				}
+			}
+			if backwards {
+				ok = it.Prev()
+			} else {
+				ok = it.Next()
+			}
+		}
+		err = errors.Join(it.Error(), it.Close())
+		if err != nil || !ok {
+			return err
+		}
+		if backwards {
+			to = last - 1
+		} else {
+			from = last + 1
+		}
+	}
+	return nil
+}
+
+// scanAll calls fn for the events of the $all log with positions in
+// [from, to], ascending or descending, stopping when fn returns errStopScan.
+// The record passed to fn aliases Pebble memory valid only during the call.
+func (s *store) scanAll(from, to uint64, backwards bool, fn func(pos uint64, rec record) error) error {
+	for from <= to && to > 0 {
+		var hi []byte
+		if to == math.MaxUint64 {
+			hi = []byte{prefixEvent + 1}
+		} else {
+			hi = eventKey(to + 1)
+		}
+		it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: eventKey(from), UpperBound: hi})
+		if err != nil {
+			return err
+		}
+		n := 0
+		var last uint64
+		var ok bool
+		if backwards {
+			ok = it.Last()
+		} else {
+			ok = it.First()
+		}
+		for ; ok && n < scanChunk; n++ {
+			last = binary.BigEndian.Uint64(it.Key()[1:])
+			v, err := it.ValueAndErr()
+			var rec record
+			if err == nil {
+				rec, err = decodeRecord(v)
+			}
+			if err == nil {
+				err = fn(last, rec)
+			}
+			if err != nil {
+				_ = it.Close()
+				if errors.Is(err, errStopScan) {
+					return nil
+				}
+				return err
+			}
+			if backwards {
+				ok = it.Prev()
+			} else {
+				ok = it.Next()
+			}
+		}
+		err = errors.Join(it.Error(), it.Close())
+		if err != nil || !ok {
+			return err
+		}
+		if backwards {
+			if last <= from {
+				return nil
+			}
+			to = last - 1
+		} else {
+			from = last + 1
+		}
+	}
+	return nil
+}
