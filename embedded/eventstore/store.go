@@ -13,8 +13,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/cockroachdb/pebble/v2"
 	api "github.com/EventStore/EventStore-Client-Go/v4/protos/streams"
+	"github.com/cockroachdb/pebble/v2"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -76,9 +76,9 @@ type wstream struct {
 	metaBody   []byte
 
 	// The last append, kept to answer an identical retry idempotently.
-	lastIDs     [][16]byte
+	lastIDs      [][16]byte
 	lastFirstRev int64
-	lastPos     uint64
+	lastPos      uint64
 }
 
 type writeOp int
