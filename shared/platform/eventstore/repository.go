@@ -289,8 +289,7 @@ func (r *Repository[A]) load(ctx context.Context, id string, upTo *uint64) (load
 		more, err := r.readPage(ctx, stream, from, upTo, &st)
 		if IsStreamNotFound(err) {
 			// A snapshot outliving its (deleted) stream must not resurrect it.
-			var zero A
-			st.agg, st.exists, st.revision = zero, false, 0
+			st.agg, st.exists, st.revision = r.cfg.New(id), false, 0
 			return st, nil
 		}
 		if err != nil {
