@@ -67,15 +67,16 @@ func TestRegistryPanicsOnDuplicates(t *testing.T) {
 func TestRegistryCustomCodec(t *testing.T) {
 	t.Parallel()
 	type dto struct {
-		Owner string `json:"owner_name"`
+		Name    string `json:"owner_name"`
+		Version int    `json:"v"`
 	}
 	r := eventstore.NewRegistry()
 	eventstore.RegisterCodec(r, "test.account.opened", eventstore.Codec[accountOpened]{
-		Marshal: func(e accountOpened) ([]byte, error) { return json.Marshal(dto{Owner: e.Owner}) },
+		Marshal: func(e accountOpened) ([]byte, error) { return json.Marshal(dto{Name: e.Owner, Version: 1}) },
 		Unmarshal: func(b []byte) (accountOpened, error) {
 			var d dto
 			err := json.Unmarshal(b, &d)
-			return accountOpened{Owner: d.Owner}, err
+			return accountOpened{Owner: d.Name}, err
 		},
 	})
 	_, data, err := r.Encode(accountOpened{Owner: "ada"})
