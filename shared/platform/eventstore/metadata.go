@@ -74,6 +74,24 @@ func WithEventIDSource(ctx context.Context, source string) context.Context {
 	return context.WithValue(ctx, eventIDSourceKey, source)
 }
 
+// WithCause returns a context for the commands an event causes: their
+// events carry ev's correlation id (ev's own id when it has none), ev's id
+// as causation id and ev's traceparent, and their ids derive from ev's id
+// (see [WithEventIDSource]), so handling ev again appends nothing new.
+func WithCause(ctx context.Context, ev RecordedEvent) context.Context {
+	id := ev.ID.String()
+	correlation := ev.Metadata.CorrelationID
+	if correlation == "" {
+		correlation = id
+	}
+	ctx = WithCorrelation(ctx, correlation)
+	ctx = WithCausation(ctx, id)
+	if ev.Metadata.Traceparent != "" {
+		ctx = WithTraceparent(ctx, ev.Metadata.Traceparent)
+	}
+	return WithEventIDSource(ctx, id)
+}
+
 // MetadataFrom returns the correlation id, causation id and traceparent set
 // on ctx, each empty when unset; OccurredAt is zero.
 func MetadataFrom(ctx context.Context) Metadata {

@@ -316,3 +316,27 @@ func TestRedeliveryRacingItselfWritesOnce(t *testing.T) {
 	}
 	f.thenStream(opened, deposited)
 }
+
+// A policy reacting to a stored event: what it appends points back to the
+// event, stays in its correlation and trace, and has ids derived from it.
+func TestWithCauseLinksTheEffectToItsCause(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	root := eventstore.WithTraceparent(eventstore.WithCorrelation(t.Context(), "order-9"), "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
+	if _, err := f.when(root, open("ada")); err != nil {
+		t.Fatal(err)
+	}
+	cause := eventstore.NewRecordedEvent(f.thenStream(opened)[0])
+
+	if _, err := f.when(eventstore.WithCause(t.Context(), cause), deposit(5, "")); err != nil {
+		t.Fatal(err)
+	}
+	effect := f.thenStream(opened, deposited)[1]
+	md := parseMetadata(t, effect)
+	if md.CorrelationID != "order-9" || md.CausationID != cause.ID.String() || md.Traceparent != cause.Metadata.Traceparent {
+		t.Fatalf("effect metadata %+v, cause %s %+v", md, cause.ID, cause.Metadata)
+	}
+	if want := eventstore.EventID(cause.ID.String(), f.repo.Stream(f.id), 0); effect.EventID != want {
+		t.Fatalf("effect id %s, want %s derived from the cause", effect.EventID, want)
+	}
+}

@@ -30,9 +30,14 @@ type SubscriptionConfig struct {
 	// Handler handles each event. Required.
 	Handler Handler
 	// CheckpointEvery saves the position after this many handled events.
-	// The position is also saved when the server reports one (while it
-	// skips filtered-out events), on catching up and on stopping. Default 1.
+	// The position is also saved on catching up and on stopping. Default 1.
 	CheckpointEvery int
+	// ServerCheckpointPeriod is the least time between two saves of a
+	// position the server reports while it skips filtered-out events. Such
+	// saves only shorten a replay after a restart, and each is itself an
+	// append to $all that every other subscription scans, so they are
+	// throttled. Default 1s.
+	ServerCheckpointPeriod time.Duration
 	// CheckpointInterval asks the server for a checkpoint message every
 	// CheckpointInterval search windows of filtered-out events. Default 1.
 	CheckpointInterval int
@@ -53,6 +58,9 @@ func (c *SubscriptionConfig) setDefaults() {
 	}
 	if c.CheckpointEvery <= 0 {
 		c.CheckpointEvery = 1
+	}
+	if c.ServerCheckpointPeriod <= 0 {
+		c.ServerCheckpointPeriod = time.Second
 	}
 	if c.CheckpointInterval <= 0 {
 		c.CheckpointInterval = 1
@@ -207,6 +215,7 @@ func (s *Subscription) session(ctx context.Context, pos *esdb.Position, havePos 
 		unsaved    int
 		saved      = *pos
 		savedOK    = *havePos
+		savedAt    time.Time
 	)
 	save := func(c context.Context) {
 		if !*havePos || (savedOK && !PositionAfter(*pos, saved)) {
@@ -218,7 +227,7 @@ func (s *Subscription) session(ctx context.Context, pos *esdb.Position, havePos 
 			s.cfg.Logger.WarnContext(c, "eventstore: saving checkpoint failed", "subscription", s.cfg.Name, "error", err)
 			return
 		}
-		saved, savedOK, unsaved = *pos, true, 0
+		saved, savedOK, unsaved, savedAt = *pos, true, 0, time.Now()
 	}
 	// Stopping saves what was handled, even though ctx is already done.
 	defer func() {
@@ -253,7 +262,9 @@ func (s *Subscription) session(ctx context.Context, pos *esdb.Position, havePos 
 			if !*havePos || PositionAfter(*msg.CheckPointReached, *pos) {
 				*pos, *havePos = *msg.CheckPointReached, true
 			}
-			save(ctx)
+			if time.Since(savedAt) >= s.cfg.ServerCheckpointPeriod {
+				save(ctx)
+			}
 		case msg.CaughtUp != nil:
 			save(ctx)
 			s.caughtUpOnce.Do(func() { close(s.caughtUp) })
