@@ -1,7 +1,6 @@
 package eventstore
 
 import (
-	"context"
 	"fmt"
 	"log/slog"
 
@@ -33,13 +32,10 @@ func Dial(url string, logger *slog.Logger) (*esdb.Client, error) {
 // warnings.
 func clientLogger(logger *slog.Logger) esdb.LoggingFunc {
 	return func(level esdb.LogLevel, format string, args ...any) {
-		lvl := slog.LevelDebug
 		if level == esdb.LogWarn {
-			lvl = slog.LevelWarn
-		}
-		if !logger.Enabled(context.Background(), lvl) {
+			logger.Warn("esdb client: " + fmt.Sprintf(format, args...))
 			return
 		}
-		logger.Log(context.Background(), lvl, "esdb client: "+fmt.Sprintf(format, args...))
+		logger.Debug("esdb client: " + fmt.Sprintf(format, args...))
 	}
 }

@@ -13,7 +13,8 @@
 //     (JSON encoding), passed in at wiring time, never filled by init().
 //   - Event metadata ([Metadata]) on every appended event: correlation id,
 //     causation id, traceparent and occurred-at, taken from the context
-//     ([WithCorrelation], [WithCausation], [WithTraceparent]).
+//     ([WithCorrelation], [WithCausation], [WithTraceparent], or all at once
+//     from the event being reacted to with [WithCause]).
 //   - Deterministic event ids ([WithEventIDSource], [EventID]) so a command
 //     driven by a source event writes the same ids on redelivery and the
 //     store's idempotent append drops the duplicate.
@@ -21,6 +22,9 @@
 //     filter that starts from a stored checkpoint, resubscribes with backoff
 //     after a drop and saves its checkpoint after handling (at-least-once),
 //     with [StreamCheckpoints] storing checkpoints in the store itself.
+//
+// [Dial] builds the client from a URL; eventstoretest.Run is the contract
+// suite every store (embedded or KurrentDB) must pass.
 //
 // The domain never imports this package: an aggregate satisfies [Aggregate]
 // with plain Go methods, and the context's adapters supply the rest (the
