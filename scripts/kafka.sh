@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# scripts/kafka.sh up|down|status|stop|start
+# scripts/kafka.sh up|down|status|stop|start|restart
 #
 # Real Apache Kafka 4.x for tests: one KRaft node (broker and controller) on
 # loopback only, at 127.0.0.1:${TROUPE_KAFKA_PORT:-19092} (the controller on
@@ -137,5 +137,6 @@ case "${1:-}" in
   status) status ;;
   stop) stop ;;
   start) start ;;
-  *) echo "usage: $0 up|down|status|stop|start" >&2; exit 2 ;;
+  restart) stop && start ;;
+  *) echo "usage: $0 up|down|status|stop|start|restart" >&2; exit 2 ;;
 esac

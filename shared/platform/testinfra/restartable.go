@@ -24,6 +24,10 @@ type RestartableKafka interface {
 	Stop() error
 	// Start starts it again on the same address and data.
 	Start() error
+	// RestartCommand is a shell command that restarts the broker from
+	// another process (for watermill's RestartServiceCommand), or nil when
+	// the broker lives in this process.
+	RestartCommand() []string
 }
 
 // ForEachRestartableKafka runs fn as a subtest against a dedicated broker of
@@ -75,6 +79,9 @@ func (k *scriptKafka) run(verb string) error {
 func (k *scriptKafka) Brokers() []string { return []string{"127.0.0.1:" + strconv.Itoa(k.port)} }
 func (k *scriptKafka) Stop() error       { return k.run("stop") }
 func (k *scriptKafka) Start() error      { return k.run("start") }
+func (k *scriptKafka) RestartCommand() []string {
+	return []string{"env", "TROUPE_KAFKA_PORT=" + strconv.Itoa(k.port), filepath.Join(k.root, "scripts", "kafka.sh"), "restart"}
+}
 
 type embeddedRestartable struct {
 	mu   sync.Mutex
@@ -99,6 +106,8 @@ func (k *embeddedRestartable) Brokers() []string {
 	defer k.mu.Unlock()
 	return []string{k.addr}
 }
+
+func (k *embeddedRestartable) RestartCommand() []string { return nil }
 
 func (k *embeddedRestartable) Stop() error {
 	k.mu.Lock()
