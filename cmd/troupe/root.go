@@ -23,6 +23,7 @@ func newRootCmd() *cobra.Command {
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(
 		newUpCmd(),
+		newEventstoreCmd(),
 	)
 	return root
 }
