@@ -26,6 +26,9 @@ import (
 // clients through ServerFeatures; it names the protocol level it emulates.
 const ProtocolVersion = "24.10.0"
 
+// streamWorkers is the number of reusable goroutines serving calls.
+const streamWorkers = 128
+
 // gracefulStopTimeout bounds how long Close waits for in-flight calls.
 const gracefulStopTimeout = 5 * time.Second
 
@@ -62,7 +65,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	var lc net.ListenConfig
 	lis, err := lc.Listen(ctx, "tcp", cfg.Addr)
 	if err != nil {
-		return nil, fmt.Errorf("eventstore: listen on %s (is the port taken? pick another address): %w", cfg.Addr, err)
+		return nil, fmt.Errorf("eventstore: listen on %s: %w", cfg.Addr, err)
 	}
 	h := newHub()
 	st, err := openStore(cfg.DataDir, cfg.Logger, h)
@@ -77,7 +80,12 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	s.grpc = grpc.NewServer(
 		grpc.ForceServerCodecV2(rawCodec{encoding.GetCodecV2("proto")}),
-		grpc.MaxRecvMsgSize(cfg.MaxAppendSize+1<<20),
+		// Room for an oversize append's single event, so the client gets
+		// the "Maximum Append Size" answer rather than a transport error.
+		grpc.MaxRecvMsgSize(cfg.MaxAppendSize+64<<20),
+		// Reused handler goroutines keep their grown stacks: a fresh
+		// goroutine per append spends measurable time growing its stack.
+		grpc.NumStreamWorkers(streamWorkers),
 	)
 	api.RegisterStreamsServer(s.grpc, &streamsServer{srv: s})
 	serverfeatures.RegisterServerFeaturesServer(s.grpc, featuresServer{})

@@ -1,0 +1,263 @@
+package eventstore
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/EventStore/EventStore-Client-Go/v4/esdb"
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/google/uuid"
+)
+
+// Every benchmark here runs its baseline in the same process and reports
+// both rates and their ratio (ours / baseline):
+//
+//	go test -run '^$' -bench . -benchtime 3s ./eventstore/
+
+const benchPayload = `{"orderId":"7f1c2f43-8a63-4a55-9a0e-4d1b2b7f9c10","sku":"SKU-123","quantity":3,"priceCents":1299}`
+
+// runConcurrently calls op n times in total from c goroutines and returns
+// the elapsed time.
+func runConcurrently(b *testing.B, n, c int, op func(worker, i int) error) time.Duration {
+	b.Helper()
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	errs := make(chan error, c)
+	start := time.Now()
+	for w := 0; w < c; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= n {
+					return
+				}
+				if err := op(w, i); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	d := time.Since(start)
+	close(errs)
+	if err := <-errs; err != nil {
+		b.Fatal(err)
+	}
+	return d
+}
+
+// pebbleSyncRate is the baseline: the storage engine's own durable
+// single-key writes (Set with pebble.Sync) from c goroutines.
+func pebbleSyncRate(b *testing.B, n, c int, batch int) float64 {
+	b.Helper()
+	db, err := pebble.Open(b.TempDir(), &pebble.Options{Logger: quietLogger{testLogger}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	var seq atomic.Uint64
+	d := runConcurrently(b, n, c, func(_, _ int) error {
+		bt := db.NewBatch()
+		for j := 0; j < batch; j++ {
+			_ = bt.Set(binary.BigEndian.AppendUint64([]byte{'k'}, seq.Add(1)), []byte(benchPayload), nil)
+		}
+		return bt.Commit(pebble.Sync)
+	})
+	return float64(n*batch) / d.Seconds()
+}
+
+func benchmarkAppend(b *testing.B, concurrency, batch int) {
+	s := startServer(b, Config{})
+	c := newClient(b, s.URL())
+	ctx := context.Background()
+	streams := make([]string, concurrency)
+	next := make([]uint64, concurrency)
+	for i := range streams {
+		streams[i] = newStream("bench")
+	}
+	b.ResetTimer()
+	d := runConcurrently(b, b.N, concurrency, func(w, _ int) error {
+		batchEvs := make([]esdb.EventData, batch)
+		for j := range batchEvs {
+			batchEvs[j] = esdb.EventData{EventID: uuid.New(), EventType: "bench.appended", ContentType: esdb.ContentTypeJson, Data: []byte(benchPayload)}
+		}
+		var exp esdb.ExpectedRevision = esdb.NoStream{}
+		if next[w] > 0 {
+			exp = esdb.Revision(next[w] - 1)
+		}
+		_, err := c.AppendToStream(ctx, streams[w], esdb.AppendToStreamOptions{ExpectedRevision: exp}, batchEvs...)
+		next[w] += uint64(batch)
+		return err
+	})
+	b.StopTimer()
+	ours := float64(b.N*batch) / d.Seconds()
+	base := pebbleSyncRate(b, b.N, concurrency, batch)
+	unit := "appends/s"
+	if batch > 1 {
+		unit = "events/s"
+	}
+	b.ReportMetric(ours, unit)
+	b.ReportMetric(base, "pebble-"+unit)
+	b.ReportMetric(ours/base, "ratio")
+}
+
+// BenchmarkAppendDurable measures acknowledged (fsynced) single-event
+// appends through the client, each goroutine on its own stream with exact
+// expected revisions, against Pebble's Set+Sync at the same concurrency.
+func BenchmarkAppendDurable(b *testing.B) {
+	for _, c := range []int{1, 64} {
+		b.Run(fmt.Sprintf("concurrency=%d", c), func(b *testing.B) { benchmarkAppend(b, c, 1) })
+	}
+}
+
+// BenchmarkAppendBatch100 measures 100-event appends (events/s) against a
+// 100-key Pebble batch committed with Sync.
+func BenchmarkAppendBatch100(b *testing.B) {
+	for _, c := range []int{1, 8} {
+		b.Run(fmt.Sprintf("concurrency=%d", c), func(b *testing.B) { benchmarkAppend(b, c, 100) })
+	}
+}
+
+// readFixture is a store holding benchEvents events across 100 streams.
+const benchEvents = 200_000
+
+func readFixture(b *testing.B) (*Server, *esdb.Client) {
+	b.Helper()
+	s := startServer(b, Config{})
+	c := newClient(b, s.URL())
+	ctx := context.Background()
+	const perAppend = 1000
+	_ = runConcurrently(b, benchEvents/perAppend, 4, func(_, i int) error {
+		evs := make([]esdb.EventData, perAppend)
+		for j := range evs {
+			evs[j] = esdb.EventData{EventID: uuid.New(), EventType: "bench.appended", ContentType: esdb.ContentTypeJson, Data: []byte(benchPayload)}
+		}
+		_, err := c.AppendToStream(ctx, fmt.Sprintf("read-%d", i%100), esdb.AppendToStreamOptions{}, evs...)
+		return err
+	})
+	return s, c
+}
+
+// pebbleScanRate is the baseline for reads: iterating the $all key range in
+// Pebble and decoding each record header, with no gRPC or client.
+func pebbleScanRate(b *testing.B, s *Server, rounds int) float64 {
+	b.Helper()
+	start := time.Now()
+	n := 0
+	for r := 0; r < rounds; r++ {
+		err := s.store.scanAll(1, s.store.durable.Load(), false, func(pos uint64, rec record) error {
+			n++
+			return nil
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	return float64(n) / time.Since(start).Seconds()
+}
+
+// BenchmarkReadAll reads the whole $all log through the client.
+func BenchmarkReadAll(b *testing.B) {
+	s, c := readFixture(b)
+	ctx := context.Background()
+	b.ResetTimer()
+	start := time.Now()
+	n := 0
+	for i := 0; i < b.N; i++ {
+		rs, err := c.ReadAll(ctx, esdb.ReadAllOptions{}, benchEvents*2)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for {
+			_, err := rs.Recv()
+			if err != nil {
+				break
+			}
+			n++
+		}
+		rs.Close()
+	}
+	d := time.Since(start)
+	b.StopTimer()
+	if n != b.N*benchEvents {
+		b.Fatalf("read %d events, want %d", n, b.N*benchEvents)
+	}
+	ours := float64(n) / d.Seconds()
+	base := pebbleScanRate(b, s, b.N)
+	b.ReportMetric(ours, "events/s")
+	b.ReportMetric(base, "pebble-scan-events/s")
+	b.ReportMetric(ours/base, "ratio")
+}
+
+// BenchmarkCatchUpSubscription subscribes to $all from the start and
+// receives every historical event until caught up.
+func BenchmarkCatchUpSubscription(b *testing.B) {
+	s, c := readFixture(b)
+	ctx := context.Background()
+	b.ResetTimer()
+	start := time.Now()
+	n := 0
+	for i := 0; i < b.N; i++ {
+		sub, err := c.SubscribeToAll(ctx, esdb.SubscribeToAllOptions{From: esdb.Start{}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		for {
+			m := sub.Recv()
+			if m.SubscriptionDropped != nil {
+				b.Fatal(m.SubscriptionDropped.Error)
+			}
+			if m.CaughtUp != nil {
+				break
+			}
+			if m.EventAppeared != nil {
+				n++
+			}
+		}
+		_ = sub.Close()
+	}
+	d := time.Since(start)
+	b.StopTimer()
+	if n != b.N*benchEvents {
+		b.Fatalf("received %d events, want %d", n, b.N*benchEvents)
+	}
+	ours := float64(n) / d.Seconds()
+	base := pebbleScanRate(b, s, b.N)
+	b.ReportMetric(ours, "events/s")
+	b.ReportMetric(base, "pebble-scan-events/s")
+	b.ReportMetric(ours/base, "ratio")
+}
+
+// BenchmarkStoreAppend64 measures the store alone (no gRPC, no client):
+// single-event appends from 64 goroutines against Pebble's Set+Sync at the
+// same concurrency. It separates the storage path from the protocol cost.
+func BenchmarkStoreAppend64(b *testing.B) {
+	s := startServer(b, Config{})
+	streams := make([]string, 64)
+	for i := range streams {
+		streams[i] = newStream("direct")
+	}
+	b.ResetTimer()
+	d := runConcurrently(b, b.N, 64, func(w, _ int) error {
+		p := encodeProposed(streams[w], uuid.New(), "bench.appended", "application/json", []byte(benchPayload), nil, nowTicks())
+		res, err := s.store.submit(context.Background(), &writeReq{op: opAppend, stream: streams[w], expect: expectation{kind: expectAny}, events: []proposed{p}})
+		if err == nil {
+			err = res.err
+		}
+		return err
+	})
+	b.StopTimer()
+	ours := float64(b.N) / d.Seconds()
+	base := pebbleSyncRate(b, b.N, 64, 1)
+	b.ReportMetric(ours, "appends/s")
+	b.ReportMetric(base, "pebble-appends/s")
+	b.ReportMetric(ours/base, "ratio")
+}
