@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/troupe-dev/troupe/shared/platform/eventstore"
+	"github.com/troupe-dev/troupe/shared/platform/messaging"
 	"github.com/troupe-dev/troupe/shared/platform/relay"
 )
 
@@ -24,6 +25,9 @@ type childConfig struct {
 	Context            string
 	MaxInFlight        int
 	CheckpointInterval time.Duration
+	// Linger holds each batch in the producer this long, so acknowledgements
+	// lag the handling of events and a kill lands between the two.
+	Linger time.Duration
 }
 
 // runChild runs a relay until SIGTERM (exit 0) or SIGKILL.
@@ -40,8 +44,10 @@ func runChild() int {
 		return 1
 	}
 	defer es.Close()
+	sc := messaging.NewSaramaConfig("relay-test-child")
+	sc.Producer.Flush.Frequency = cc.Linger
 	r, err := relay.New(relay.Config{
-		Context: cc.Context, EventStore: es, Brokers: cc.Brokers, Mapper: testMapper(cc.Context),
+		Context: cc.Context, EventStore: es, Brokers: cc.Brokers, Mapper: testMapper(cc.Context), Sarama: sc,
 		MaxInFlight: cc.MaxInFlight, CheckpointInterval: cc.CheckpointInterval, Logger: logger,
 	})
 	if err != nil {

@@ -53,9 +53,10 @@ type Config struct {
 	// eventstore.NewStreamCheckpoints(EventStore), one stream
 	// "troupe.checkpoint-relay-<Context>" with maxCount 1.
 	Checkpoints eventstore.CheckpointStore
-	// MaxInFlight bounds the events handed to the producer and not yet
-	// acknowledged: the batching window, the memory held, and part of the
-	// duplicates a crash can cause. Default DefaultMaxInFlight.
+	// MaxInFlight bounds the events handed to the producer from the oldest
+	// one Kafka has not acknowledged on: the batching window, the memory
+	// held, and part of the duplicates a crash can cause. Default
+	// DefaultMaxInFlight.
 	MaxInFlight int
 	// CheckpointInterval is how often the acknowledged position is saved
 	// when it moved. Shorter: fewer duplicates after a crash, more writes to

@@ -162,7 +162,6 @@ type session struct {
 	r        *Relay
 	producer sarama.AsyncProducer
 	tr       *tracker
-	slots    chan struct{} // one per event in flight
 
 	poisoned atomic.Bool   // set on the first failure, before anything else
 	failed   chan struct{} // closed on the first failure
@@ -189,7 +188,6 @@ func (r *Relay) runSession(ctx context.Context) (bool, error) {
 		r:        r,
 		producer: producer,
 		tr:       newTracker(r.cfg.MaxInFlight),
-		slots:    make(chan struct{}, r.cfg.MaxInFlight),
 		failed:   make(chan struct{}),
 		done:     make(chan struct{}),
 	}
@@ -250,7 +248,7 @@ func (r *Relay) runSession(ctx context.Context) (bool, error) {
 		case <-s.done:
 		case <-time.After(r.cfg.ShutdownTimeout):
 			r.cfg.Logger.Warn("relay: Kafka did not acknowledge the events in flight before the shutdown timeout; they are published again on the next start",
-				"context", r.cfg.Context, "in_flight", len(s.slots))
+				"context", r.cfg.Context, "in_flight", r.Stats().InFlight)
 		}
 	}
 	saveCtx, saveCancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
@@ -292,15 +290,16 @@ func (s *session) handle(ctx context.Context, ev eventstore.RecordedEvent) error
 		return fmt.Errorf("%w: %s@%d (%s): integration event type %q is not of context %q",
 			ErrMapping, ev.Stream, ev.Revision, ev.Type, ie.Type, r.cfg.Context)
 	}
-	select {
-	case s.slots <- struct{}{}:
-	case <-s.failed:
-		return errSessionFailed
-	case <-ctx.Done():
-		return ctx.Err()
+	for !s.tr.hasRoom() {
+		select {
+		case <-s.tr.room:
+		case <-s.failed:
+			return errSessionFailed
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
 	if s.poisoned.Load() {
-		<-s.slots
 		return errSessionFailed
 	}
 	o := newOutMsg(s, &ev, ie)
@@ -313,7 +312,6 @@ func (s *session) handle(ctx context.Context, ev eventstore.RecordedEvent) error
 	}
 	// Never handed over: it stays unacknowledged, so the checkpoint stays
 	// before it.
-	<-s.slots
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
@@ -334,7 +332,6 @@ func (s *session) collect() {
 			s.tr.ack(m.Metadata.(*outMsg).seq)
 			s.acked.Store(true)
 			s.r.published.Add(1)
-			<-s.slots
 		case pe, ok := <-errs:
 			if !ok {
 				errs = nil
@@ -345,7 +342,6 @@ func (s *session) collect() {
 			if !errors.Is(pe.Err, errPoisoned) {
 				s.r.failed.Add(1)
 			}
-			<-s.slots
 		}
 	}
 }

@@ -18,9 +18,13 @@ import (
 // mark becomes safe once every sequence number below its seq is
 // acknowledged. Safe for concurrent use.
 type tracker struct {
+	room   chan struct{} // signalled when head moves
+	window uint64        // at most this many sequence numbers from head on
+
 	mu      sync.Mutex
 	next    uint64   // the sequence number the next publication gets
 	head    uint64   // the lowest sequence number not yet acknowledged
+	open    int      // publications neither acknowledged nor failed
 	acked   []bool   // ring: acknowledged, indexed by seq & mask
 	failed  []bool   // ring: failed by the producer
 	created []int64  // ring: occurred-at (unix ns) of each publication
@@ -38,13 +42,16 @@ type mark struct {
 	pos esdb.Position
 }
 
-// newTracker returns a tracker for at most window publications in flight.
+// newTracker returns a tracker that lets at most window sequence numbers,
+// from the oldest unacknowledged one on, be assigned at a time.
 func newTracker(window int) *tracker {
 	size := 1
 	for size < window {
 		size <<= 1
 	}
 	return &tracker{
+		room:    make(chan struct{}, 1),
+		window:  uint64(window),
 		acked:   make([]bool, size),
 		failed:  make([]bool, size),
 		created: make([]int64, size),
@@ -64,14 +71,23 @@ func (t *tracker) start(from esdb.Position, ok bool) {
 	}
 }
 
+// hasRoom reports whether publish may be called: fewer than window
+// sequence numbers are assigned from the oldest unacknowledged one on. A
+// single waiter that finds no room waits on t.room and asks again.
+func (t *tracker) hasRoom() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.next-t.head < t.window
+}
+
 // publish assigns the next sequence number to the publication of stream's
-// revision rev, which occurred at occurred. The caller keeps at most window
-// publications in flight.
+// revision rev, which occurred at occurred. The caller checks hasRoom first.
 func (t *tracker) publish(stream string, rev uint64, occurred time.Time) uint64 {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	seq := t.next
 	t.next++
+	t.open++
 	i := seq & t.mask
 	t.acked[i], t.failed[i] = false, false
 	t.created[i] = occurred.UnixNano()
@@ -84,8 +100,9 @@ func (t *tracker) publish(stream string, rev uint64, occurred time.Time) uint64 
 func (t *tracker) fail(seq uint64) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if seq >= t.head && seq < t.next {
+	if seq >= t.head && seq < t.next && !t.failed[seq&t.mask] {
 		t.failed[seq&t.mask] = true
+		t.open--
 	}
 }
 
@@ -140,13 +157,22 @@ func (t *tracker) handled(pos esdb.Position) {
 func (t *tracker) ack(seq uint64) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if seq < t.head || seq >= t.next {
+	if seq < t.head || seq >= t.next || t.acked[seq&t.mask] {
 		return
 	}
 	t.acked[seq&t.mask] = true
+	t.open--
+	moved := false
 	for t.head < t.next && t.acked[t.head&t.mask] {
 		t.stream[t.head&t.mask] = "" // let the string go
 		t.head++
+		moved = true
+	}
+	if moved {
+		select {
+		case t.room <- struct{}{}:
+		default:
+		}
 	}
 	for ; t.first < len(t.marks) && t.marks[t.first].seq <= t.head; t.first++ {
 		t.advance(t.marks[t.first].pos)
@@ -172,14 +198,13 @@ func (t *tracker) checkpoint() (pos esdb.Position, ok bool) {
 	return t.safe, t.hasSafe
 }
 
-// pending returns how many publications await acknowledgement and when the
-// oldest of them occurred.
+// pending returns how many publications await an answer from Kafka and
+// when the oldest unacknowledged one occurred.
 func (t *tracker) pending() (n int, oldest time.Time) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	n = int(t.next - t.head)
-	if n > 0 {
+	if t.head < t.next {
 		oldest = time.Unix(0, t.created[t.head&t.mask])
 	}
-	return n, oldest
+	return t.open, oldest
 }
