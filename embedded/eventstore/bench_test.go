@@ -3,15 +3,21 @@ package eventstore
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
+	"io"
+	"net"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/EventStore/EventStore-Client-Go/v4/esdb"
+	"github.com/EventStore/EventStore-Client-Go/v4/protos/serverfeatures"
+	api "github.com/EventStore/EventStore-Client-Go/v4/protos/streams"
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/google/uuid"
+	"google.golang.org/grpc"
 )
 
 // Every benchmark here runs its baseline in the same process and reports
@@ -259,5 +265,115 @@ func BenchmarkStoreAppend64(b *testing.B) {
 	base := pebbleSyncRate(b, b.N, 64, 1)
 	b.ReportMetric(ours, "appends/s")
 	b.ReportMetric(base, "pebble-appends/s")
+	b.ReportMetric(ours/base, "ratio")
+}
+
+// nullStreams acknowledges every append without storing it.
+type nullStreams struct{ api.UnimplementedStreamsServer }
+
+func (nullStreams) Append(srv api.Streams_AppendServer) error {
+	for {
+		if _, err := srv.Recv(); errors.Is(err, io.EOF) {
+			break
+		} else if err != nil {
+			return err
+		}
+	}
+	return srv.SendAndClose(&api.AppendResp{Result: &api.AppendResp_Success_{Success: &api.AppendResp_Success{
+		CurrentRevisionOption: &api.AppendResp_Success_CurrentRevision{CurrentRevision: 0},
+		PositionOption:        &api.AppendResp_Success_Position{Position: &api.AppendResp_Position{CommitPosition: 1, PreparePosition: 1}},
+	}}})
+}
+
+// BenchmarkAppendProtocolFloor64 puts the v4.2.0 client and gRPC alone
+// against the event store at concurrency 64: a server that acknowledges
+// appends without storing anything is the ceiling for any server on this
+// machine, so ratio = event store / that ceiling.
+func BenchmarkAppendProtocolFloor64(b *testing.B) {
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	g := grpc.NewServer(grpc.NumStreamWorkers(streamWorkers))
+	api.RegisterStreamsServer(g, nullStreams{})
+	serverfeatures.RegisterServerFeaturesServer(g, featuresServer{})
+	go func() { _ = g.Serve(lis) }()
+	defer g.Stop()
+	null := newClient(b, "esdb://"+lis.Addr().String()+"?tls=false")
+	s := startServer(b, Config{})
+	c := newClient(b, s.URL())
+	streams := make([]string, 64)
+	for i := range streams {
+		streams[i] = newStream("floor")
+	}
+	ctx := context.Background()
+	b.ResetTimer()
+	dNull := runConcurrently(b, b.N, 64, func(w, _ int) error {
+		_, err := null.AppendToStream(ctx, streams[w], esdb.AppendToStreamOptions{}, jsonEvent("bench.appended", benchPayload))
+		return err
+	})
+	dOurs := runConcurrently(b, b.N, 64, func(w, _ int) error {
+		_, err := c.AppendToStream(ctx, streams[w], esdb.AppendToStreamOptions{}, jsonEvent("bench.appended", benchPayload))
+		return err
+	})
+	b.StopTimer()
+	ours, ceiling := float64(b.N)/dOurs.Seconds(), float64(b.N)/dNull.Seconds()
+	b.ReportMetric(ours, "appends/s")
+	b.ReportMetric(ceiling, "null-server-appends/s")
+	b.ReportMetric(ours/ceiling, "ratio")
+}
+
+// BenchmarkReadStream reads one 100,000-event stream forwards through the
+// client, against the same work in Pebble alone (walking the stream's
+// index and fetching each event by position).
+func BenchmarkReadStream(b *testing.B) {
+	s := startServer(b, Config{})
+	c := newClient(b, s.URL())
+	ctx := context.Background()
+	const total, perAppend = 100_000, 1000
+	stream := newStream("long")
+	for i := 0; i < total/perAppend; i++ {
+		evs := make([]esdb.EventData, perAppend)
+		for j := range evs {
+			evs[j] = esdb.EventData{EventID: uuid.New(), EventType: "bench.appended", ContentType: esdb.ContentTypeJson, Data: []byte(benchPayload)}
+		}
+		if _, err := c.AppendToStream(ctx, stream, esdb.AppendToStreamOptions{}, evs...); err != nil {
+			b.Fatal(err)
+		}
+		// Interleave another stream, as in a real store.
+		if _, err := c.AppendToStream(ctx, newStream("noise"), esdb.AppendToStreamOptions{}, jsonEvent("x", "{}")); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ResetTimer()
+	start := time.Now()
+	n := 0
+	for i := 0; i < b.N; i++ {
+		evs, err := collect(c.ReadStream(ctx, stream, esdb.ReadStreamOptions{}, total))
+		if err != nil {
+			b.Fatal(err)
+		}
+		n += len(evs)
+	}
+	d := time.Since(start)
+	b.StopTimer()
+	if n != b.N*total {
+		b.Fatalf("read %d events, want %d", n, b.N*total)
+	}
+	start = time.Now()
+	m := 0
+	for i := 0; i < b.N; i++ {
+		err := s.store.scanStream(stream, 0, total-1, false, s.store.durable.Load(), func(int64, uint64, record) error {
+			m++
+			return nil
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	base := float64(m) / time.Since(start).Seconds()
+	ours := float64(n) / d.Seconds()
+	b.ReportMetric(ours, "events/s")
+	b.ReportMetric(base, "pebble-events/s")
 	b.ReportMetric(ours/base, "ratio")
 }

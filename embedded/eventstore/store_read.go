@@ -1,8 +1,10 @@
 package eventstore
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"math"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -111,6 +113,11 @@ func (s *store) metaFor(name string, w uint64) (streamMeta, error) {
 // scanStream calls fn for the durable events of a stream with revisions in
 // [from, to], ascending or descending, stopping when fn returns errStopScan.
 // The record passed to fn aliases Pebble memory valid only during the call.
+//
+// It walks the stream's index and positions a second iterator on the $all
+// log for each event: a forward read seeks forwards, which Pebble serves
+// with a step rather than a fresh search, several times cheaper than a
+// point Get per event.
 func (s *store) scanStream(name string, from, to int64, backwards bool, w uint64, fn func(rev int64, pos uint64, rec record) error) error {
 	for from <= to {
 		lo := streamKey(name, from)
@@ -120,57 +127,75 @@ func (s *store) scanStream(name string, from, to int64, backwards bool, w uint64
 		} else {
 			hi = streamUpper(name)
 		}
-		it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
-		if err != nil {
-			return err
-		}
-		n := 0
-		var last int64
-		var ok bool
-		if backwards {
-			ok = it.Last()
-		} else {
-			ok = it.First()
-		}
-		for ; ok && n < scanChunk; n++ {
-			last = revFromStreamKey(it.Key())
-			pos := binary.BigEndian.Uint64(it.Value())
-			if pos <= w && last != tombstoneRevision {
-				v, closer, err := s.db.Get(eventKey(pos))
-				if err != nil {
-					_ = it.Close()
-					return err
-				}
-				rec, err := decodeRecord(v)
-				if err == nil {
-					err = fn(last, pos, rec)
-				}
-				_ = closer.Close()
-				if err != nil {
-					_ = it.Close()
-					if errors.Is(err, errStopScan) {
-						return nil
-					}
-					return err
-				}
-			}
-			if backwards {
-				ok = it.Prev()
-			} else {
-				ok = it.Next()
-			}
-		}
-		err = errors.Join(it.Error(), it.Close())
-		if err != nil || !ok {
+		done, next, err := s.scanStreamChunk(lo, hi, backwards, w, fn)
+		if err != nil || done {
 			return err
 		}
 		if backwards {
-			to = last - 1
+			to = next
 		} else {
-			from = last + 1
+			from = next
 		}
 	}
 	return nil
+}
+
+// scanStreamChunk serves up to scanChunk index entries in [lo, hi) and
+// returns whether the range is exhausted and the revision to go on from.
+func (s *store) scanStreamChunk(lo, hi []byte, backwards bool, w uint64, fn func(rev int64, pos uint64, rec record) error) (done bool, next int64, err error) {
+	idx, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
+	if err != nil {
+		return false, 0, err
+	}
+	defer func() { err = errors.Join(err, idx.Close()) }()
+	evs, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte{prefixEvent}, UpperBound: []byte{prefixEvent + 1}})
+	if err != nil {
+		return false, 0, err
+	}
+	defer func() { err = errors.Join(err, evs.Close()) }()
+	var ok bool
+	if backwards {
+		ok = idx.Last()
+	} else {
+		ok = idx.First()
+	}
+	var rev int64
+	for n := 0; ok && n < scanChunk; n++ {
+		rev = revFromStreamKey(idx.Key())
+		pos := binary.BigEndian.Uint64(idx.Value())
+		if pos <= w && rev != tombstoneRevision {
+			key := eventKey(pos)
+			if !evs.SeekGE(key) || !bytes.Equal(evs.Key(), key) {
+				return false, 0, errors.Join(evs.Error(), fmt.Errorf("stream %q revision %d: event at position %d is missing", lo[3:len(lo)-8], rev, pos))
+			}
+			v, err := evs.ValueAndErr()
+			if err != nil {
+				return false, 0, err
+			}
+			rec, err := decodeRecord(v)
+			if err == nil {
+				err = fn(rev, pos, rec)
+			}
+			if errors.Is(err, errStopScan) {
+				return true, 0, nil
+			}
+			if err != nil {
+				return false, 0, err
+			}
+		}
+		if backwards {
+			ok = idx.Prev()
+		} else {
+			ok = idx.Next()
+		}
+	}
+	if err := idx.Error(); err != nil || !ok {
+		return true, 0, err
+	}
+	if backwards {
+		return rev == 0, rev - 1, nil
+	}
+	return false, rev + 1, nil
 }
 
 // scanAll calls fn for the events of the $all log with positions in
