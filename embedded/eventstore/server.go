@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net"
 	"os"
 	"strconv"
@@ -130,9 +129,6 @@ func (s *Server) Close() error {
 	})
 	return s.closeErr
 }
-
-// logger returns the configured logger.
-func (s *Server) logger() *slog.Logger { return s.cfg.Logger }
 
 // rawMsg is a message already in protobuf wire form, sent as is.
 type rawMsg []byte
