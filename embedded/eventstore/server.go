@@ -17,6 +17,7 @@ import (
 	"github.com/google/uuid"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/encoding"
+	"google.golang.org/grpc/keepalive"
 	_ "google.golang.org/grpc/encoding/proto" // registers the "proto" codec wrapped by rawCodec
 	"google.golang.org/grpc/mem"
 )
@@ -85,6 +86,10 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		// Reused handler goroutines keep their grown stacks: a fresh
 		// goroutine per append spends measurable time growing its stack.
 		grpc.NumStreamWorkers(streamWorkers),
+		// The client pings every 10 s even without calls; grpc-go's default
+		// policy (at most one ping per 5 minutes) would answer with
+		// GOAWAY "too_many_pings" and cut live subscriptions.
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: time.Second, PermitWithoutStream: true}),
 	)
 	api.RegisterStreamsServer(s.grpc, &streamsServer{srv: s})
 	serverfeatures.RegisterServerFeaturesServer(s.grpc, featuresServer{})

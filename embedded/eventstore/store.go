@@ -449,6 +449,7 @@ func (s *store) apply(b *pebble.Batch, r *writeReq, g *writeGroup) (writeResult,
 		if err != nil {
 			return writeResult{}, err
 		}
+		st.lastIDs = nil // a retry of an older append must not pass as idempotent
 		return writeResult{lastRev: st.lastRev, pos: pos, hasPos: true}, nil
 	}
 
@@ -481,11 +482,15 @@ func (s *store) apply(b *pebble.Batch, r *writeReq, g *writeGroup) (writeResult,
 	}
 	st.lastIDs, st.lastFirstRev, st.lastPos = ids, first, pos
 	if isMetadataStream(r.stream) {
-		target := r.stream[len(metadataStreamPrefix):]
-		if ts, ok := s.cache[target]; ok {
-			last := r.events[len(r.events)-1].data
-			ts.metaBody, ts.meta, ts.metaLoaded = last, parseStreamMeta(last), true
+		// Keep the target's cached metadata current even when the target
+		// is not cached yet: this batch is not in Pebble until the group is
+		// applied, so loading it later in the same group would miss it.
+		ts, err := s.wstate(r.stream[len(metadataStreamPrefix):])
+		if err != nil {
+			return writeResult{}, err
 		}
+		last := r.events[len(r.events)-1].data
+		ts.metaBody, ts.meta, ts.metaLoaded = last, parseStreamMeta(last), true
 	}
 	return writeResult{lastRev: st.lastRev, pos: pos, hasPos: true}, nil
 }
