@@ -17,8 +17,8 @@ import (
 	"github.com/google/uuid"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/encoding"
-	"google.golang.org/grpc/keepalive"
 	_ "google.golang.org/grpc/encoding/proto" // registers the "proto" codec wrapped by rawCodec
+	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/mem"
 )
 
