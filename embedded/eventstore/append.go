@@ -8,7 +8,6 @@ import (
 
 	"github.com/EventStore/EventStore-Client-Go/v4/protos/shared"
 	api "github.com/EventStore/EventStore-Client-Go/v4/protos/streams"
-	"google.golang.org/protobuf/proto"
 )
 
 // streamsServer implements the Streams service.
@@ -66,7 +65,8 @@ func (h *streamsServer) Append(srv api.Streams_AppendServer) error {
 	var events []proposed
 	size := 0
 	for {
-		msg, err := srv.Recv()
+		var msg rawIn
+		err := srv.RecvMsg(&msg)
 		if errors.Is(err, io.EOF) {
 			break
 		}
@@ -78,15 +78,15 @@ func (h *streamsServer) Append(srv api.Streams_AppendServer) error {
 			// has sent every event.
 			continue
 		}
-		pm := msg.GetProposedMessage()
-		if pm == nil {
-			reqErr = badRequest("append messages after the first must carry a proposed event")
-			continue
-		}
-		size += proto.Size(pm)
+		size += len(msg.b)
 		if size > h.srv.cfg.MaxAppendSize {
 			reqErr = maxAppendSizeError(h.srv.cfg.MaxAppendSize)
 			events = nil
+			continue
+		}
+		pm, err := decodeAppendProposed(msg.b)
+		if err != nil {
+			reqErr = badRequest("%v", err)
 			continue
 		}
 		p, err := toProposed(name, pm, created)
@@ -124,23 +124,20 @@ func (h *streamsServer) Append(srv api.Streams_AppendServer) error {
 }
 
 // toProposed validates a proposed event and encodes it for storage.
-func toProposed(stream string, pm *api.AppendReq_ProposedMessage, created int64) (proposed, error) {
-	id, ok := parseUUID(pm.GetId())
-	if !ok {
+func toProposed(stream string, pm proposedWire, created int64) (proposed, error) {
+	if !pm.hasID {
 		return proposed{}, badRequest("event id is missing or is not a UUID")
 	}
-	typ, ok := pm.GetMetadata()["type"]
-	if !ok || typ == "" {
+	if !pm.hasType || pm.typ == "" {
 		return proposed{}, badRequest("required metadata property 'type' is missing")
 	}
-	contentType, ok := pm.GetMetadata()["content-type"]
-	if !ok {
+	if !pm.hasContentTy {
 		return proposed{}, badRequest("required metadata property 'content-type' is missing")
 	}
-	if !utf8.ValidString(typ) || !utf8.ValidString(contentType) {
+	if !utf8.ValidString(pm.typ) || !utf8.ValidString(pm.contentType) {
 		return proposed{}, badRequest("event type and content type must be valid UTF-8")
 	}
-	return encodeProposed(stream, id, typ, contentType, pm.GetData(), pm.GetCustomMetadata(), created), nil
+	return encodeProposed(stream, pm.id, pm.typ, pm.contentType, pm.data, pm.custom, created), nil
 }
 
 func wrongVersionProto(w *wrongVersion) *api.AppendResp_WrongExpectedVersion {

@@ -139,7 +139,8 @@ func (s *Server) Close() error {
 type rawMsg []byte
 
 // rawCodec is the proto codec, plus rawMsg passed through unchanged so that
-// stored events go to the wire without a decode and re-encode.
+// stored events go to the wire without a decode and re-encode, and rawIn
+// filled with the undecoded bytes of an incoming message.
 type rawCodec struct{ proto encoding.CodecV2 }
 
 func (c rawCodec) Marshal(v any) (mem.BufferSlice, error) {
@@ -149,7 +150,13 @@ func (c rawCodec) Marshal(v any) (mem.BufferSlice, error) {
 	return c.proto.Marshal(v)
 }
 
-func (c rawCodec) Unmarshal(data mem.BufferSlice, v any) error { return c.proto.Unmarshal(data, v) }
+func (c rawCodec) Unmarshal(data mem.BufferSlice, v any) error {
+	if r, ok := v.(*rawIn); ok {
+		r.b = data.Materialize()
+		return nil
+	}
+	return c.proto.Unmarshal(data, v)
+}
 
 func (c rawCodec) Name() string { return "proto" }
 
