@@ -189,9 +189,14 @@ func consume(t testing.TB, brokers []string, topic string) *collector {
 	}
 	c := &collector{}
 	for _, p := range parts {
-		pc, err := consumer.ConsumePartition(topic, p, sarama.OffsetOldest)
-		if err != nil {
-			t.Fatalf("consume %s/%d: %v", topic, p, err)
+		// Right after the topic was created the leaders may not be known yet.
+		var pc sarama.PartitionConsumer
+		deadline := time.Now().Add(15 * time.Second)
+		for pc, err = consumer.ConsumePartition(topic, p, sarama.OffsetOldest); err != nil; pc, err = consumer.ConsumePartition(topic, p, sarama.OffsetOldest) {
+			if time.Now().After(deadline) {
+				t.Fatalf("consume %s/%d: %v", topic, p, err)
+			}
+			time.Sleep(100 * time.Millisecond)
 		}
 		go func() {
 			for m := range pc.Messages() {

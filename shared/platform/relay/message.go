@@ -30,7 +30,8 @@ var headerKeys = [...]string{
 
 // outMsg is one publication: the sarama message and everything it points
 // to, in one allocation. Metadata points back at it so that the producer's
-// answer finds its sequence number.
+// answer finds its sequence number. It is never reused: sarama still reads
+// a message after failing it (the retry count, for its backoff).
 type outMsg struct {
 	pm      sarama.ProducerMessage
 	key     stringKey

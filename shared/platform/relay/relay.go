@@ -39,9 +39,10 @@ type Stats struct {
 	OrderViolations uint64
 	// InFlight is how many events await Kafka's acknowledgement.
 	InFlight int
-	// Lag is how long ago the oldest event awaiting acknowledgement
-	// occurred; 0 when none does. While the relay catches up on history it
-	// is the age of the history it is publishing.
+	// Lag is how long ago the oldest event read but not yet acknowledged
+	// occurred (in flight, or failed and waiting for the next session); 0
+	// when there is none. While the relay catches up on history it is the
+	// age of the history it is publishing.
 	Lag time.Duration
 	// Checkpoint is the last position saved, and CheckpointSaved whether
 	// one was saved since New.
@@ -110,7 +111,7 @@ func (r *Relay) Stats() Stats {
 	if s != nil {
 		var oldest time.Time
 		st.InFlight, oldest = s.tr.pending()
-		if st.InFlight > 0 {
+		if !oldest.IsZero() {
 			st.Lag = max(time.Since(oldest), 0)
 		}
 	}

@@ -199,7 +199,8 @@ func (t *tracker) checkpoint() (pos esdb.Position, ok bool) {
 }
 
 // pending returns how many publications await an answer from Kafka and
-// when the oldest unacknowledged one occurred.
+// when the oldest unacknowledged one (awaiting an answer, or failed)
+// occurred; zero when every one is acknowledged.
 func (t *tracker) pending() (n int, oldest time.Time) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
