@@ -16,11 +16,17 @@ import (
 
 // Defaults applied by New to the Config fields left zero.
 const (
-	DefaultMaxInFlight        = 8192
+	// DefaultMaxInFlight is Config.MaxInFlight's default: enough to keep
+	// the producer's batches full at tens of thousands of events a second.
+	DefaultMaxInFlight = 8192
+	// DefaultCheckpointInterval is Config.CheckpointInterval's default.
 	DefaultCheckpointInterval = 250 * time.Millisecond
-	DefaultInitialBackoff     = 200 * time.Millisecond
-	DefaultMaxBackoff         = 5 * time.Second
-	DefaultShutdownTimeout    = 10 * time.Second
+	// DefaultInitialBackoff is Config.InitialBackoff's default.
+	DefaultInitialBackoff = 200 * time.Millisecond
+	// DefaultMaxBackoff is Config.MaxBackoff's default.
+	DefaultMaxBackoff = 5 * time.Second
+	// DefaultShutdownTimeout is Config.ShutdownTimeout's default.
+	DefaultShutdownTimeout = 10 * time.Second
 )
 
 // contextName is what a context may be called: no dot, so that one
@@ -75,8 +81,8 @@ type Config struct {
 	// Default slog.Default().
 	Logger *slog.Logger
 	// OnCheckpoint, when set, is called after each checkpoint save with the
-	// relay's counters, from the relay's checkpoint goroutine: a hook for
-	// metrics. It must return quickly.
+	// relay's counters, from a goroutine of Run, never concurrently with
+	// itself: a hook for metrics. It must return quickly.
 	OnCheckpoint func(Stats)
 }
 

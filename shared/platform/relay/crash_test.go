@@ -40,8 +40,6 @@ func newWriter(context string, streams, perStream, rate int) *writer {
 	return w
 }
 
-func (w *writer) total() int { return len(w.streams) * w.perStr }
-
 // run appends everything, or stops at the first error.
 func (w *writer) run(ctx context.Context, es *esdb.Client) {
 	start := time.Now()

@@ -139,7 +139,7 @@ func TestRelayPublishesIntegrationEvents(t *testing.T) {
 			t.Fatal(err)
 		}
 		r2, stop2 := runRelay(t, cfg)
-		recs = col.waitDistinct(t, 4, 30*time.Second)
+		col.waitDistinct(t, 4, 30*time.Second)
 		time.Sleep(500 * time.Millisecond) // room for a wrong republication to show
 		recs = col.snapshot()
 		if err := stop2(); err != nil {
