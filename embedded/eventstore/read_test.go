@@ -171,3 +171,13 @@ func TestConfigValidate(t *testing.T) {
 		t.Errorf("minimal config: %v", err)
 	}
 }
+
+func TestDataDirInUse(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	startServer(t, Config{DataDir: dir})
+	_, err := Start(ctxT(t), Config{DataDir: dir, Logger: testLogger})
+	if err == nil || !contains(err.Error(), dir) || !contains(err.Error(), "another event store") {
+		t.Fatalf("second server on one data dir: err = %v", err)
+	}
+}

@@ -158,7 +158,7 @@ func openStore(dir string, log *slog.Logger, h *hub) (*store, error) {
 		Logger: quietLogger{log},
 	})
 	if err != nil {
-		return nil, fmt.Errorf("open pebble in %s: %w", dir, err)
+		return nil, fmt.Errorf("open the store in %s (is another event store using it?): %w", dir, err)
 	}
 	s := &store{
 		db:        db,
