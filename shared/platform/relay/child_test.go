@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -30,8 +31,15 @@ type childConfig struct {
 	Linger time.Duration
 }
 
-// runChild runs a relay until SIGTERM (exit 0) or SIGKILL.
+// runChild runs a relay until SIGTERM (exit 0) or SIGKILL, or until its
+// stdin closes: the test that started it is gone, and so is the reason to
+// run.
 func runChild() int {
+	go func() {
+		_, _ = io.Copy(io.Discard, os.Stdin)
+		fmt.Fprintln(os.Stderr, "relay child: stdin closed, exiting")
+		os.Exit(3)
+	}()
 	var cc childConfig
 	if err := json.Unmarshal([]byte(os.Getenv(envChild)), &cc); err != nil {
 		fmt.Fprintln(os.Stderr, "child config:", err)
