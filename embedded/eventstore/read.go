@@ -168,6 +168,9 @@ func (s *Server) readAll(out *sender, ao *api.ReadReq_Options_AllOptions, backwa
 		case *api.ReadReq_Options_AllOptions_Start:
 			return nil
 		case *api.ReadReq_Options_AllOptions_Position:
+			if p.Position.GetCommitPosition() == 0 {
+				return nil // nothing lies before the first position
+			}
 			if p.Position.GetCommitPosition() <= to {
 				to = p.Position.GetCommitPosition() - 1
 			}

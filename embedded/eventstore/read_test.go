@@ -75,6 +75,10 @@ func TestReadAll(t *testing.T) {
 	if !slices.Equal(positions(bwd), []uint64{pos[1], pos[0]}) {
 		t.Errorf("backwards from position %d = %v, want %v (exclusive)", pos[2], positions(bwd), []uint64{pos[1], pos[0]})
 	}
+	zero, err := collect(c.ReadAll(ctx, esdb.ReadAllOptions{From: esdb.Position{}, Direction: esdb.Backwards}, 10))
+	if err != nil || len(zero) != 0 {
+		t.Errorf("backwards from position 0 = %d events, %v; want none", len(zero), err)
+	}
 	none, err := collect(c.ReadAll(ctx, esdb.ReadAllOptions{From: esdb.End{}}, 10))
 	if err != nil || len(none) != 0 {
 		t.Errorf("forwards from end = %d events, %v; want none", len(none), err)
