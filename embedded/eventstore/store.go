@@ -311,23 +311,29 @@ func (s *store) fail(err error) {
 func (s *store) ackLoop(ackq <-chan *writeGroup) {
 	defer close(s.done)
 	for g := range ackq {
-		if g.batch != nil {
-			err := g.batch.SyncWait()
-			_ = g.batch.Close()
-			if err != nil {
-				s.fail(err)
-				for i := range g.results {
-					g.results[i] = writeResult{err: err}
-				}
-				g.events = nil
-			} else {
-				s.durable.Store(g.lastPos)
-				s.hub.publish(g.events, g.lastPos)
+		s.ack(g)
+	}
+}
+
+// ack waits until a group is durable, makes it visible (watermark, live
+// subscriptions) and answers its requests.
+func (s *store) ack(g *writeGroup) {
+	if g.batch != nil {
+		err := g.batch.SyncWait()
+		_ = g.batch.Close()
+		if err != nil {
+			s.fail(err)
+			for i := range g.results {
+				g.results[i] = writeResult{err: err}
 			}
+			g.events = nil
+		} else {
+			s.durable.Store(g.lastPos)
+			s.hub.publish(g.events, g.lastPos)
 		}
-		for i, r := range g.reqs {
-			r.done <- g.results[i]
-		}
+	}
+	for i, r := range g.reqs {
+		r.done <- g.results[i]
 	}
 }
 
