@@ -23,6 +23,10 @@ import (
 const (
 	maxGroupRequests = 1024
 	maxGroupBytes    = 16 << 20
+	// maxRememberedIDs bounds the event ids the writer keeps per stream to
+	// recognise a retried append with expected revision "any"; retries with
+	// an exact revision are checked against storage whatever their size.
+	maxRememberedIDs = 32
 	// writerCacheLimit bounds the writer's per-stream cache; past it the
 	// cache is dropped and reloaded from Pebble on demand.
 	writerCacheLimit = 100_000
@@ -480,13 +484,17 @@ func (s *store) apply(b *pebble.Batch, r *writeReq, g *writeGroup) (writeResult,
 	}
 	first := st.lastRev + 1
 	var pos uint64
-	ids := make([][16]byte, len(r.events))
-	for i, e := range r.events {
+	for _, e := range r.events {
 		st.lastRev++
 		pos = s.put(b, g, r.stream, st.lastRev, e)
-		ids[i] = e.id
 	}
-	st.lastIDs, st.lastFirstRev, st.lastPos = ids, first, pos
+	st.lastIDs, st.lastFirstRev, st.lastPos = nil, first, pos
+	if len(r.events) <= maxRememberedIDs {
+		st.lastIDs = make([][16]byte, len(r.events))
+		for i, e := range r.events {
+			st.lastIDs[i] = e.id
+		}
+	}
 	if isMetadataStream(r.stream) {
 		// Keep the target's cached metadata current even when the target
 		// is not cached yet: this batch is not in Pebble until the group is
