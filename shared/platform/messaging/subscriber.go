@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/IBM/sarama"
-	"github.com/ThreeDotsLabs/watermill"
 	wkafka "github.com/ThreeDotsLabs/watermill-kafka/v3/pkg/kafka"
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/cenkalti/backoff/v5"
@@ -217,7 +216,7 @@ func (s *Subscriber) Run(ctx context.Context) error {
 		Unmarshaler:           wkafka.DefaultMarshaler{},
 		OverwriteSaramaConfig: s.cfg.Sarama,
 		ConsumerGroup:         s.name,
-	}, watermill.NewSlogLogger(s.cfg.Logger.With("subscriber", s.name)))
+	}, watermillLogger{l: s.cfg.Logger.With("subscriber", s.name)})
 	if err != nil {
 		return fmt.Errorf("subscriber %s: %w", s.name, err)
 	}
