@@ -372,3 +372,40 @@ func TestNewSubscriberValidates(t *testing.T) {
 		t.Error("a group starting at the newest offset accepted")
 	}
 }
+
+// TestLag: before the subscriber runs it lags by everything published;
+// once it has handled (and committed) everything, by nothing.
+func TestLag(t *testing.T) {
+	t.Parallel()
+	testinfra.ForEachKafka(t, func(t *testing.T, kb testinfra.KafkaBackend) {
+		t.Parallel()
+		r := newRig(t, kb.Brokers)
+		for i := 0; i < 10; i++ {
+			r.publish(fmt.Sprintf("catalog.product-L%d", i), 0, events.StockReceived{SKU: "L", Quantity: 1})
+		}
+		var rec recorder
+		sub := r.subscriber(messaging.Hooks{})
+		messaging.Handle(sub, func(_ context.Context, _ events.StockReceived, m messaging.Meta) error { rec.add(m); return nil })
+		total := func() int64 {
+			lag, err := sub.Lag()
+			if err != nil {
+				t.Fatalf("lag: %v", err)
+			}
+			if len(lag) != messaging.TopicPartitions {
+				t.Fatalf("lag has %d partitions, want %d", len(lag), messaging.TopicPartitions)
+			}
+			var n int64
+			for _, l := range lag {
+				n += l.Lag
+			}
+			return n
+		}
+		if n := total(); n != 10 {
+			t.Fatalf("lag before running = %d, want 10", n)
+		}
+		stop := run(t, sub)
+		waitFor(t, "all events", func() bool { return rec.count() == 10 })
+		stop() // a clean stop commits what was processed
+		waitFor(t, "zero lag", func() bool { return total() == 0 })
+	})
+}
