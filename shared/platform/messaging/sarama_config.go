@@ -1,5 +1,3 @@
-// Package messaging holds Troupe's Kafka defaults and, later, the subscriber
-// SDK. Every Kafka client in Troupe starts from NewSaramaConfig.
 package messaging
 
 import (
