@@ -228,11 +228,13 @@ func TestSlowSubscriberIsDroppedAndAppendsGoOn(t *testing.T) {
 	}
 	defer sub.Close()
 	readSub(t, sub, 0, true)
-	// The consumer reads nothing while 2000 events (well past the gRPC
-	// window) are appended one by one: appends must not wait for it.
+	// The consumer reads nothing while 24 MB of events are appended: more
+	// than gRPC's flow-control windows can ever absorb (BDP estimation
+	// grows them to 16 MB at most), so the server's sends must block and
+	// the subscription's buffer overflow. Appends must not wait for it.
 	start := time.Now()
-	payload := `"` + strings.Repeat("p", 2000) + `"`
-	for i := 0; i < 2000; i += 50 {
+	payload := `"` + strings.Repeat("p", 8000) + `"`
+	for i := 0; i < 3000; i += 50 {
 		evs := make([]esdb.EventData, 50)
 		for j := range evs {
 			evs[j] = jsonEvent("x", payload)
