@@ -1,0 +1,128 @@
+package httpapi
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	"github.com/labstack/echo/v4"
+)
+
+// Token claims and roles (DESIGN.md, "HTTP API").
+const (
+	Issuer       = "troupe"
+	Audience     = "troupe-api"
+	RoleCustomer = "customer"
+	RoleAdmin    = "admin"
+)
+
+// Principal is the authenticated caller.
+type Principal struct {
+	// Subject is the customer id (for an admin, whatever the token says).
+	Subject string
+	Role    string
+}
+
+// IsAdmin reports the admin role.
+func (p Principal) IsAdmin() bool { return p.Role == RoleAdmin }
+
+// MayActFor reports whether p may read or act on customerID's resources:
+// the owner or an admin.
+func (p Principal) MayActFor(customerID string) bool { return p.IsAdmin() || p.Subject == customerID }
+
+// Auth issues and verifies Troupe's HS256 bearer tokens. It is safe for
+// concurrent use.
+type Auth struct {
+	secret []byte
+}
+
+type claims struct {
+	Role string `json:"role"`
+	jwt.RegisteredClaims
+}
+
+// NewAuth returns an Auth for secret, which must be at least 32 bytes.
+func NewAuth(secret []byte) (*Auth, error) {
+	if len(secret) < 32 {
+		return nil, errors.New("jwt secret: at least 32 bytes are needed")
+	}
+	return &Auth{secret: append([]byte(nil), secret...)}, nil
+}
+
+// Issue signs a token for subject with role, valid for ttl.
+func (a *Auth) Issue(subject, role string, ttl time.Duration) (string, error) {
+	if role != RoleCustomer && role != RoleAdmin {
+		return "", fmt.Errorf("role %q: want %q or %q", role, RoleCustomer, RoleAdmin)
+	}
+	now := time.Now()
+	t := jwt.NewWithClaims(jwt.SigningMethodHS256, claims{Role: role, RegisteredClaims: jwt.RegisteredClaims{
+		Issuer: Issuer, Audience: jwt.ClaimStrings{Audience}, Subject: subject,
+		IssuedAt: jwt.NewNumericDate(now), ExpiresAt: jwt.NewNumericDate(now.Add(ttl)),
+	}})
+	return t.SignedString(a.secret)
+}
+
+// Verify checks a token (HS256 only, issuer, audience, expiry, a subject
+// and a known role) and returns its principal.
+func (a *Auth) Verify(token string) (Principal, error) {
+	var c claims
+	_, err := jwt.ParseWithClaims(token, &c, func(*jwt.Token) (any, error) { return a.secret, nil },
+		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}), jwt.WithIssuer(Issuer),
+		jwt.WithAudience(Audience), jwt.WithExpirationRequired())
+	if err != nil {
+		return Principal{}, err
+	}
+	if c.Subject == "" || (c.Role != RoleCustomer && c.Role != RoleAdmin) {
+		return Principal{}, errors.New("token lacks a subject or a known role")
+	}
+	return Principal{Subject: c.Subject, Role: c.Role}, nil
+}
+
+const principalKey = "troupe.principal"
+
+// Authenticate is middleware that requires a valid bearer token (401
+// otherwise) and stores the principal for PrincipalFrom.
+func (a *Auth) Authenticate() echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			h := c.Request().Header.Get(echo.HeaderAuthorization)
+			token, ok := strings.CutPrefix(h, "Bearer ")
+			if !ok || token == "" {
+				return Unauthorized("a bearer token is required")
+			}
+			p, err := a.Verify(token)
+			if err != nil {
+				return Unauthorized("invalid token: " + err.Error())
+			}
+			c.Set(principalKey, p)
+			return next(c)
+		}
+	}
+}
+
+// PrincipalFrom returns the caller stored by Authenticate.
+func PrincipalFrom(c echo.Context) (Principal, bool) {
+	p, ok := c.Get(principalKey).(Principal)
+	return p, ok
+}
+
+// RequireRole is middleware (after Authenticate) that answers 403 unless
+// the caller has one of roles.
+func RequireRole(roles ...string) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			p, ok := PrincipalFrom(c)
+			if !ok {
+				return Unauthorized("a bearer token is required")
+			}
+			for _, r := range roles {
+				if p.Role == r {
+					return next(c)
+				}
+			}
+			return Forbidden("this needs the role " + strings.Join(roles, " or "))
+		}
+	}
+}
