@@ -1,0 +1,2 @@
+// Package ordering is the ordering bounded context of Troupe: see README.md.
+package ordering

@@ -1,0 +1,2 @@
+// Package payments is the payments bounded context of Troupe: see README.md.
+package payments
