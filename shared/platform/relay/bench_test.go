@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -29,9 +31,10 @@ const benchStreams = 1000
 // configuration publishing the same records (key, value, headers),
 // prepared in memory beforehand, to the same broker. It reports both rates
 // and the ratio, and, to explain the gap, the rate at which the
-// eventstore Subscription alone delivers the same events (no Kafka) and
-// the process CPU time per event of each phase (the in-process event
-// store's included). The mapper passes the payload through, so the
+// eventstore Subscription alone delivers the same events (no Kafka), the
+// process CPU time per event of each phase (the in-process event store's
+// included) and the whole machine's (the broker's included, and whatever
+// else runs there). The mapper passes the payload through, so the
 // figures are the relay's own cost; a context's mapping (JSON decode and
 // encode) comes on top. Run it with a fixed count, e.g.
 // -benchtime=200000x, against real Kafka (TROUPE_TEST_KAFKA_BROKERS) for
@@ -53,9 +56,9 @@ func BenchmarkRelay(b *testing.B) {
 		msgs[i] = baselineMessage(baseTopic, ev)
 	}
 	b.ResetTimer()
-	cpu0 := cpuTime()
+	cpu0, sys0 := cpuTime(), machineCPU()
 	baseline := bareProducer(b, brokers, cfg, msgs)
-	baselineCPU := cpuTime() - cpu0
+	baselineCPU, baselineSys := cpuTime()-cpu0, machineCPU()-sys0
 	cpu0 = cpuTime()
 	read := readOnly(b, es, name)
 	readCPU := cpuTime() - cpu0
@@ -72,14 +75,14 @@ func BenchmarkRelay(b *testing.B) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	cpu0 = cpuTime()
+	cpu0, sys0 = cpuTime(), machineCPU()
 	start := time.Now()
 	go func() { done <- r.Run(ctx) }()
 	for r.Stats().Published < uint64(b.N) {
 		time.Sleep(time.Millisecond)
 	}
 	elapsed := time.Since(start)
-	relayCPU := cpuTime() - cpu0
+	relayCPU, relaySys := cpuTime()-cpu0, machineCPU()-sys0
 	b.StopTimer()
 	cancel()
 	if err := <-done; err != nil {
@@ -96,6 +99,33 @@ func BenchmarkRelay(b *testing.B) {
 	b.ReportMetric(perEvent(relayCPU), "cpu-µs/event")
 	b.ReportMetric(perEvent(baselineCPU), "baseline-cpu-µs/event")
 	b.ReportMetric(perEvent(readCPU), "read-only-cpu-µs/event")
+	if relaySys > 0 {
+		b.ReportMetric(perEvent(relaySys), "machine-cpu-µs/event")
+		b.ReportMetric(perEvent(baselineSys), "baseline-machine-cpu-µs/event")
+	}
+}
+
+// machineCPU is the CPU time the whole machine has spent busy (Kafka's
+// broker included, other work too), from /proc/stat; 0 where there is none.
+func machineCPU() time.Duration {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line)
+	if len(f) < 8 || f[0] != "cpu" {
+		return 0
+	}
+	var ticks int64
+	for i, v := range f[1:8] { // user nice system idle iowait irq softirq
+		if i == 3 || i == 4 { // idle and iowait are not busy
+			continue
+		}
+		n, _ := strconv.ParseInt(v, 10, 64)
+		ticks += n
+	}
+	return time.Duration(ticks) * 10 * time.Millisecond // USER_HZ is 100 on Linux
 }
 
 // readOnly returns the rate at which an eventstore Subscription with a
