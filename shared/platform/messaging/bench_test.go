@@ -56,7 +56,7 @@ func (r *timing) add(o timing) { r.first += o.first; r.steady += o.steady }
 // clock records when the first and the last of n messages arrived.
 type clock struct {
 	start       time.Time
-	n, want     int64
+	want        int64
 	first, last atomic.Int64
 	done        chan struct{}
 }
