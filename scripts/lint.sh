@@ -24,7 +24,7 @@ if [ -n "$unformatted" ]; then
 fi
 for mod in $(scripts/modules.sh); do
   echo "=== lint $mod"
-  (cd "$mod" && go vet ./... && "$LINT" run --config "$ROOT/.golangci.yml" ./...) || status=1
+  (cd "$mod" && go vet ./... && "$LINT" run --allow-parallel-runners --config "$ROOT/.golangci.yml" ./...) || status=1
 done
 [ $status -eq 0 ] && echo "lint passed"
 exit $status
