@@ -12,15 +12,17 @@ import (
 
 	"github.com/spf13/cobra"
 
+	embes "github.com/troupe-dev/troupe/embedded/eventstore"
 	embkafka "github.com/troupe-dev/troupe/embedded/kafka"
 	embredis "github.com/troupe-dev/troupe/embedded/redis"
 )
 
 // upConfig is what `troupe up` is started with.
 type upConfig struct {
-	dataDir   string
-	kafkaAddr string
-	redisAddr string
+	dataDir        string
+	eventstoreAddr string
+	kafkaAddr      string
+	redisAddr      string
 }
 
 func newUpCmd() *cobra.Command {
@@ -28,8 +30,8 @@ func newUpCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "up",
 		Short: "Run the platform in one process on the embedded servers",
-		Long: "Starts the embedded Kafka broker (kfake, kept in the data dir) and Redis\n" +
-			"(miniredis), writes <data dir>/endpoints.json, and runs until Ctrl-C.",
+		Long: "Starts the embedded event store and Kafka broker (both kept in the data dir)\n" +
+			"and Redis (miniredis), writes <data dir>/endpoints.json, and runs until Ctrl-C.",
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return up(cmd.Context(), cmd.OutOrStdout(), cfg)
@@ -37,6 +39,7 @@ func newUpCmd() *cobra.Command {
 	}
 	fs := cmd.Flags()
 	envFlag(fs, &cfg.dataDir, "data-dir", "./data", "directory for embedded data and endpoints.json")
+	envFlag(fs, &cfg.eventstoreAddr, "eventstore-addr", "127.0.0.1:0", "listen address of the embedded event store")
 	envFlag(fs, &cfg.kafkaAddr, "kafka-addr", "127.0.0.1:0", "listen address of the embedded Kafka broker")
 	envFlag(fs, &cfg.redisAddr, "redis-addr", "127.0.0.1:0", "listen address of the embedded Redis")
 	return cmd
@@ -63,6 +66,11 @@ func up(ctx context.Context, out io.Writer, cfg upConfig) error {
 	}
 	defer unlock()
 
+	es, err := embes.Start(ctx, embes.Config{Addr: cfg.eventstoreAddr, DataDir: filepath.Join(cfg.dataDir, "eventstore")})
+	if err != nil {
+		return fmt.Errorf("%w (choose another address with --eventstore-addr)", err)
+	}
+	defer es.Close()
 	kafka, err := embkafka.Start(ctx, embkafka.Config{Addr: cfg.kafkaAddr, DataDir: filepath.Join(cfg.dataDir, "kafka")})
 	if err != nil {
 		return err
@@ -74,7 +82,7 @@ func up(ctx context.Context, out io.Writer, cfg upConfig) error {
 	}
 	defer redis.Close()
 
-	ep := endpoints{Kafka: kafka.Addr(), Redis: redis.URL(), PID: os.Getpid()}
+	ep := endpoints{EventStore: es.URL(), Kafka: kafka.Addr(), Redis: redis.URL(), PID: os.Getpid()}
 	epPath := filepath.Join(cfg.dataDir, "endpoints.json")
 	if err := writeJSONFile(epPath, ep); err != nil {
 		return err
@@ -82,8 +90,9 @@ func up(ctx context.Context, out io.Writer, cfg upConfig) error {
 	defer os.Remove(epPath)
 
 	fmt.Fprintf(out, "troupe is up (data in %s)\n", cfg.dataDir)
-	fmt.Fprintf(out, "  kafka  %s\n", ep.Kafka)
-	fmt.Fprintf(out, "  redis  %s\n", ep.Redis)
+	fmt.Fprintf(out, "  eventstore  %s\n", ep.EventStore)
+	fmt.Fprintf(out, "  kafka       %s\n", ep.Kafka)
+	fmt.Fprintf(out, "  redis       %s\n", ep.Redis)
 	fmt.Fprintf(out, "  endpoints written to %s; Ctrl-C stops\n", epPath)
 	<-ctx.Done()
 	fmt.Fprintln(out, "stopping")

@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -32,7 +33,7 @@ func TestUpServesAndStops(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	if ep.PID != os.Getpid() || ep.Kafka == "" || ep.Redis == "" {
+	if ep.PID != os.Getpid() || ep.Kafka == "" || ep.Redis == "" || !strings.HasPrefix(ep.EventStore, "esdb://127.0.0.1:") {
 		t.Fatalf("endpoints = %+v", ep)
 	}
 	conn, err := net.DialTimeout("tcp", ep.Kafka, 2*time.Second)
