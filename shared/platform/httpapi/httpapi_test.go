@@ -137,7 +137,7 @@ func TestConsistencyTokens(t *testing.T) {
 // TestHealth: /healthz always answers; /readyz follows the Ready func and
 // says when to retry.
 func TestHealth(t *testing.T) {
-	var notReady error = errors.New("subscriptions not running")
+	notReady := errors.New("subscriptions not running")
 	e := httpapi.New(httpapi.Config{Ready: func(context.Context) error { return notReady }})
 	if rec, _ := do(t, e, "GET", "/healthz", "", ""); rec.Code != 200 {
 		t.Fatalf("healthz %d", rec.Code)
