@@ -1,12 +1,14 @@
 module github.com/troupe-dev/troupe/contexts/payments
 
-go 1.26
+go 1.26.0
 
 require (
 	github.com/troupe-dev/troupe/embedded v0.0.0-00010101000000-000000000000
 	github.com/troupe-dev/troupe/shared/events v0.0.0-00010101000000-000000000000
 	github.com/troupe-dev/troupe/shared/platform v0.0.0-00010101000000-000000000000
 )
+
+require github.com/sony/gobreaker/v2 v2.4.0 // indirect
 
 // Sibling modules of this repository resolve locally.
 replace (
