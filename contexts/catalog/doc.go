@@ -1,2 +1,0 @@
-// Package catalog is the catalog bounded context of Troupe: see README.md.
-package catalog
