@@ -1,0 +1,58 @@
+package adapters
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/troupe-dev/troupe/contexts/ordering/domain/order"
+	"github.com/troupe-dev/troupe/shared/events"
+	"github.com/troupe-dev/troupe/shared/platform/eventstore"
+	"github.com/troupe-dev/troupe/shared/platform/relay"
+)
+
+// Mapper returns the relay's mapper for the ordering context: an order's
+// placed, confirmed and cancelled events become ordering.order_placed.v1,
+// order_confirmed.v1 and order_cancelled.v1; everything else (the
+// reservation mark, the price book, streams of other categories) stays
+// private. It is deterministic and free of side effects.
+func Mapper(registry *eventstore.Registry) relay.Mapper {
+	return relay.MapperFunc(func(ev eventstore.RecordedEvent) (relay.Event, bool, error) {
+		orderID, ok := strings.CutPrefix(ev.Stream, OrderStreamPrefix)
+		if !ok {
+			return relay.Event{}, false, nil
+		}
+		switch ev.Type {
+		case TypeOrderPlaced, TypeOrderConfirmed, TypeOrderCancelled:
+		default:
+			return relay.Event{}, false, nil
+		}
+		decoded, err := registry.Decode(ev.Type, ev.Data)
+		if err != nil {
+			return relay.Event{}, false, err
+		}
+		var ie events.Event
+		switch e := decoded.(type) {
+		case order.Placed:
+			lines := make([]events.PricedLine, len(e.Lines))
+			for i, l := range e.Lines {
+				lines[i] = events.PricedLine{SKU: l.SKU, Quantity: l.Quantity, UnitPriceCents: l.UnitPriceCents}
+			}
+			ie = events.OrderPlaced{
+				OrderID: orderID, CustomerID: e.CustomerID, Lines: lines, TotalCents: e.TotalCents,
+				Currency: e.Currency, PaymentMethod: e.PaymentMethod, PlacedAt: e.PlacedAt,
+			}
+		case order.Confirmed:
+			ie = events.OrderConfirmed{OrderID: orderID, CustomerID: e.CustomerID, TotalCents: e.TotalCents}
+		case order.Cancelled:
+			ie = events.OrderCancelled{OrderID: orderID, CustomerID: e.CustomerID, Reason: e.Reason}
+		default:
+			return relay.Event{}, false, fmt.Errorf("ordering mapper: %s decoded as %T", ev.Type, decoded)
+		}
+		payload, err := json.Marshal(ie)
+		if err != nil {
+			return relay.Event{}, false, err
+		}
+		return relay.Event{Type: ie.EventType(), Payload: payload}, true, nil
+	})
+}

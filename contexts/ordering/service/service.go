@@ -1,0 +1,187 @@
+// Package service wires the ordering context for `troupe up` and
+// `troupe serve ordering`: its HTTP commands, its relay to ordering.events,
+// its subscriber on catalog.events and payments.events, and its order
+// deadlines.
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/EventStore/EventStore-Client-Go/v4/esdb"
+	"github.com/labstack/echo/v4"
+
+	"github.com/troupe-dev/troupe/contexts/ordering/adapters"
+	"github.com/troupe-dev/troupe/contexts/ordering/app"
+	"github.com/troupe-dev/troupe/contexts/ordering/ports"
+	"github.com/troupe-dev/troupe/shared/events"
+	"github.com/troupe-dev/troupe/shared/platform/eventstore"
+	"github.com/troupe-dev/troupe/shared/platform/httpapi"
+	"github.com/troupe-dev/troupe/shared/platform/messaging"
+	"github.com/troupe-dev/troupe/shared/platform/relay"
+)
+
+// Config configures the ordering service. EventStore, Brokers and Auth are
+// required; the rest have defaults.
+type Config struct {
+	// EventStore is the event-store client; the service does not close it.
+	EventStore *esdb.Client
+	// Brokers is the Kafka bootstrap list.
+	Brokers []string
+	// Auth verifies the bearer tokens of the HTTP commands.
+	Auth *httpapi.Auth
+	// Currency is the deployment's one currency; default "EUR".
+	Currency string
+	// Logger defaults to slog.Default().
+	Logger *slog.Logger
+	// OrderTimeout (TROUPE_ORDER_TIMEOUT) is how long an order may stay
+	// unconfirmed before it is cancelled with reason timeout; default 60s.
+	OrderTimeout time.Duration
+	// Now is the clock of placements and deadlines; default time.Now
+	// (tests move it).
+	Now func() time.Time
+}
+
+func (c *Config) setDefaults() {
+	if c.Currency == "" {
+		c.Currency = "EUR"
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.OrderTimeout == 0 {
+		c.OrderTimeout = 60 * time.Second
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+}
+
+// Validate reports the first missing or invalid setting.
+func (c *Config) Validate() error {
+	switch {
+	case c.EventStore == nil:
+		return errors.New("ordering: Config.EventStore is required")
+	case len(c.Brokers) == 0:
+		return errors.New("ordering: Config.Brokers is required")
+	case c.Auth == nil:
+		return errors.New("ordering: Config.Auth is required")
+	case c.OrderTimeout < 0:
+		return fmt.Errorf("ordering: Config.OrderTimeout %v is negative", c.OrderTimeout)
+	}
+	return nil
+}
+
+// Service is the ordering context, wired. Build it with New, register its
+// routes, and Run it once.
+type Service struct {
+	cfg        Config
+	app        *app.App
+	http       *ports.HTTPServer
+	relay      *relay.Relay
+	subscriber *messaging.Subscriber
+	deadlines  *app.Deadlines
+	feed       *eventstore.Subscription
+
+	running atomic.Bool
+}
+
+// New wires the service; nothing connects until Run.
+func New(cfg Config) (*Service, error) {
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	registry := adapters.NewEventRegistry()
+	orders, err := adapters.NewOrderRepository(cfg.EventStore, registry)
+	if err != nil {
+		return nil, err
+	}
+	prices, err := adapters.NewPriceBookRepository(cfg.EventStore, registry)
+	if err != nil {
+		return nil, err
+	}
+	a, err := app.New(app.Config{
+		Orders: orders, Prices: prices, Currency: cfg.Currency, OrderTimeout: cfg.OrderTimeout,
+		Now: cfg.Now, Logger: cfg.Logger,
+	})
+	if err != nil {
+		return nil, err
+	}
+	rl, err := relay.New(relay.Config{
+		Context: events.ContextOrdering, EventStore: cfg.EventStore, Brokers: cfg.Brokers,
+		Mapper: adapters.Mapper(registry), Logger: cfg.Logger,
+	})
+	if err != nil {
+		return nil, err
+	}
+	sub, err := ports.NewSubscriber(a, messaging.SubscriberConfig{Brokers: cfg.Brokers, Logger: cfg.Logger})
+	if err != nil {
+		return nil, err
+	}
+	deadlines := app.NewDeadlines(a, 0)
+	feed, err := ports.NewDeadlineFeed(cfg.EventStore, registry, deadlines, eventstore.SubscriptionConfig{Logger: cfg.Logger})
+	if err != nil {
+		return nil, err
+	}
+	return &Service{
+		cfg: cfg, app: a, http: ports.NewHTTPServer(a, cfg.Auth), relay: rl,
+		subscriber: sub, deadlines: deadlines, feed: feed,
+	}, nil
+}
+
+// Routes registers POST /api/orders and POST /api/orders/:orderId/cancel.
+func (s *Service) Routes(e *echo.Echo) { s.http.Register(e) }
+
+// Run runs the relay, the subscriber, the deadline feed and the deadline
+// timer until ctx ends (then it returns nil once they stopped) or one of
+// them fails (then it stops the others and returns that error).
+func (s *Service) Run(ctx context.Context) error {
+	if !s.running.CompareAndSwap(false, true) {
+		return errors.New("ordering: Run called while already running")
+	}
+	defer s.running.Store(false)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	var (
+		wg       sync.WaitGroup
+		errOnce  sync.Once
+		firstErr error
+	)
+	start := func(name string, run func(context.Context) error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := run(ctx); err != nil && ctx.Err() == nil {
+				errOnce.Do(func() { firstErr = fmt.Errorf("ordering %s: %w", name, err) })
+				cancel()
+			}
+		}()
+	}
+	start("relay", s.relay.Run)
+	start("subscriber", s.subscriber.Run)
+	start("deadline feed", s.feed.Run)
+	start("deadlines", s.deadlines.Run)
+	wg.Wait()
+	return firstErr
+}
+
+// Ready returns nil once Run is running and the pending deadlines have been
+// rebuilt from the event store.
+func (s *Service) Ready() error {
+	if !s.running.Load() {
+		return errors.New("ordering: not running")
+	}
+	select {
+	case <-s.feed.CaughtUp():
+		return nil
+	default:
+		return errors.New("ordering: rebuilding order deadlines")
+	}
+}
