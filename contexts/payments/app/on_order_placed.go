@@ -1,0 +1,29 @@
+package app
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/troupe-dev/troupe/contexts/payments/domain/payment"
+	"github.com/troupe-dev/troupe/shared/events"
+	"github.com/troupe-dev/troupe/shared/platform/eventstore"
+)
+
+// OnOrderPlaced records the amount due for the order and captures it if the
+// stock is already reserved. Handling the same event again acts once.
+func (a *Application) OnOrderPlaced(ctx context.Context, e events.OrderPlaced, cause Cause) error {
+	ctx = cause.with(ctx)
+	currency := e.Currency
+	if currency == "" {
+		currency = a.currency
+	}
+	unlock := a.locks.lock(e.OrderID)
+	defer unlock()
+	_, err := a.payments.Update(eventstore.WithEventIDSource(ctx, cause.EventID), e.OrderID, func(p *payment.Payment) error {
+		return p.RecordOrder(cause.EventID, e.CustomerID, e.TotalCents, currency, payment.Method(e.PaymentMethod))
+	})
+	if err != nil {
+		return fmt.Errorf("order placed %s: %w", e.OrderID, err)
+	}
+	return a.settle(ctx, e.OrderID)
+}

@@ -1,0 +1,197 @@
+// Package service wires payments for `troupe up` and `troupe serve
+// payments`: its repositories, card gateway client, HTTP endpoints, relay
+// and subscriber.
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/EventStore/EventStore-Client-Go/v4/esdb"
+	"github.com/labstack/echo/v4"
+
+	"github.com/troupe-dev/troupe/contexts/payments/adapters"
+	"github.com/troupe-dev/troupe/contexts/payments/app"
+	"github.com/troupe-dev/troupe/contexts/payments/ports"
+	"github.com/troupe-dev/troupe/shared/events"
+	"github.com/troupe-dev/troupe/shared/platform/httpapi"
+	"github.com/troupe-dev/troupe/shared/platform/messaging"
+	"github.com/troupe-dev/troupe/shared/platform/relay"
+)
+
+// Config configures payments. EventStore, Brokers, Auth and PSPURL are
+// required; the rest have defaults.
+type Config struct {
+	// EventStore is the event store client; the service does not close it.
+	EventStore *esdb.Client
+	// Brokers is the Kafka bootstrap list.
+	Brokers []string
+	// Auth verifies bearer tokens.
+	Auth *httpapi.Auth
+	// Currency is the deployment's one currency. Default "EUR".
+	Currency string
+	// Logger default slog.Default().
+	Logger *slog.Logger
+
+	// PSPURL is the card gateway's base URL (TROUPE_PSP_URL). `troupe up`
+	// starts the embedded simulator (embedded/psp) and passes its URL.
+	PSPURL string
+	// PSPTimeout bounds each gateway call. Default 2 s.
+	PSPTimeout time.Duration
+	// PSPMaxAttempts bounds the calls of one charge or refund. Default 3.
+	PSPMaxAttempts uint
+	// BreakerFailures consecutive failed gateway calls open the circuit
+	// breaker. Default 5.
+	BreakerFailures uint32
+	// BreakerOpenTimeout is how long the breaker stays open before a trial
+	// call. Default 5 s.
+	BreakerOpenTimeout time.Duration
+	// SubscriberRetryInitial and SubscriberRetryMax bound the subscriber's
+	// backoff between handler attempts (messaging defaults when zero).
+	SubscriberRetryInitial, SubscriberRetryMax time.Duration
+}
+
+func (c *Config) setDefaults() {
+	if c.Currency == "" {
+		c.Currency = "EUR"
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.PSPTimeout <= 0 {
+		c.PSPTimeout = adapters.DefaultGatewayTimeout
+	}
+	if c.PSPMaxAttempts == 0 {
+		c.PSPMaxAttempts = adapters.DefaultGatewayMaxAttempts
+	}
+	if c.BreakerFailures == 0 {
+		c.BreakerFailures = adapters.DefaultBreakerFailures
+	}
+	if c.BreakerOpenTimeout <= 0 {
+		c.BreakerOpenTimeout = adapters.DefaultBreakerOpenTimeout
+	}
+}
+
+// Validate reports the first missing required setting.
+func (c *Config) Validate() error {
+	switch {
+	case c.EventStore == nil:
+		return errors.New("payments: Config.EventStore is required")
+	case len(c.Brokers) == 0:
+		return errors.New("payments: Config.Brokers is required")
+	case c.Auth == nil:
+		return errors.New("payments: Config.Auth is required")
+	case c.PSPURL == "":
+		return errors.New("payments: Config.PSPURL is required (TROUPE_PSP_URL, or the embedded simulator under troupe up)")
+	case len(c.Currency) != 3:
+		return fmt.Errorf("payments: Config.Currency %q must be a 3-letter code", c.Currency)
+	}
+	return nil
+}
+
+// Service is the payments context, wired. Routes may be called before or
+// while Run runs; Run is called once.
+type Service struct {
+	cfg     Config
+	app     *app.Application
+	gateway *adapters.CardGateway
+	http    *ports.HTTPServer
+	relay   *relay.Relay
+	sub     *messaging.Subscriber
+	running atomic.Bool
+}
+
+// New wires the service, or reports the config's first problem.
+func New(cfg Config) (*Service, error) {
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	evs := adapters.Events()
+	wallets, err := adapters.NewWalletRepository(cfg.EventStore, evs, cfg.Logger)
+	if err != nil {
+		return nil, err
+	}
+	payments, err := adapters.NewPaymentRepository(cfg.EventStore, evs, cfg.Logger)
+	if err != nil {
+		return nil, err
+	}
+	gateway, err := adapters.NewCardGateway(adapters.CardGatewayConfig{
+		URL: cfg.PSPURL, Timeout: cfg.PSPTimeout, MaxAttempts: cfg.PSPMaxAttempts,
+		BreakerFailures: cfg.BreakerFailures, BreakerOpenTimeout: cfg.BreakerOpenTimeout, Logger: cfg.Logger,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("payments: %w", err)
+	}
+	application := app.New(wallets, payments, gateway, cfg.Currency)
+	rl, err := relay.New(relay.Config{Context: events.ContextPayments, EventStore: cfg.EventStore, Brokers: cfg.Brokers,
+		Mapper: adapters.NewMapper(evs), Logger: cfg.Logger})
+	if err != nil {
+		return nil, fmt.Errorf("payments: relay: %w", err)
+	}
+	sub, err := messaging.NewSubscriber(ports.SubscriberName, messaging.SubscriberConfig{Brokers: cfg.Brokers,
+		RetryInitial: cfg.SubscriberRetryInitial, RetryMax: cfg.SubscriberRetryMax, Logger: cfg.Logger})
+	if err != nil {
+		return nil, fmt.Errorf("payments: subscriber: %w", err)
+	}
+	ports.RegisterHandlers(sub, application)
+	return &Service{cfg: cfg, app: application, gateway: gateway,
+		http: ports.NewHTTPServer(application, cfg.Auth), relay: rl, sub: sub}, nil
+}
+
+// Routes registers POST /api/customers/{customerId}/wallet/deposits.
+func (s *Service) Routes(e *echo.Echo) { s.http.Register(e) }
+
+// Run runs the relay (payments.events) and the subscriber (ordering.events,
+// catalog.events) until ctx ends, then returns nil; if either stops with an
+// error, the other is stopped and that error returned.
+func (s *Service) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		firstErr error
+	)
+	run := func(name string, fn func(context.Context) error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := fn(ctx)
+			if err == nil && ctx.Err() == nil {
+				err = fmt.Errorf("payments: %s stopped early", name)
+			}
+			if err != nil && !errors.Is(err, context.Canceled) {
+				mu.Lock()
+				if firstErr == nil {
+					firstErr = fmt.Errorf("payments: %s: %w", name, err)
+				}
+				mu.Unlock()
+			}
+			cancel()
+		}()
+	}
+	run("relay", s.relay.Run)
+	run("subscriber", s.sub.Run)
+	s.running.Store(true)
+	wg.Wait()
+	s.running.Store(false)
+	return firstErr
+}
+
+// Ready returns nil while Run runs its relay and subscriber.
+func (s *Service) Ready() error {
+	if !s.running.Load() {
+		return errors.New("payments: not running")
+	}
+	return nil
+}
+
+// BreakerState reports the card gateway breaker's state ("closed", "open",
+// "half-open"), for health pages and tests.
+func (s *Service) BreakerState() string { return s.gateway.BreakerState() }
