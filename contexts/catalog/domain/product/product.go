@@ -135,11 +135,11 @@ func (p *Product) List(name string, priceCents int64, currency string) error {
 // Reprice sets a new price (the same price again is recorded too: the
 // admin said it).
 func (p *Product) Reprice(priceCents int64) error {
-	if !p.listed {
-		return ErrNotListed
-	}
 	if err := validPrice(priceCents); err != nil {
 		return err
+	}
+	if !p.listed {
+		return ErrNotListed
 	}
 	p.record(Repriced{SKU: p.sku, PriceCents: priceCents, Currency: p.currency})
 	return nil
@@ -147,11 +147,11 @@ func (p *Product) Reprice(priceCents int64) error {
 
 // ReceiveStock adds quantity (1..MaxReceivedQuantity) to the stock on hand.
 func (p *Product) ReceiveStock(quantity int64) error {
-	if !p.listed {
-		return ErrNotListed
-	}
 	if quantity < 1 || quantity > MaxReceivedQuantity {
 		return fmt.Errorf("%w: 1..%d", ErrInvalidQuantity, MaxReceivedQuantity)
+	}
+	if !p.listed {
+		return ErrNotListed
 	}
 	p.record(StockReceived{SKU: p.sku, Quantity: quantity})
 	return nil
