@@ -45,4 +45,3 @@ func NewSubscriber(a *app.App, cfg messaging.SubscriberConfig) (*messaging.Subsc
 func causeOf(m messaging.Meta) app.Cause {
 	return app.Cause{EventID: m.EventID, CorrelationID: m.CorrelationID, Traceparent: m.Traceparent}
 }
-

@@ -106,8 +106,12 @@ func (r *rig) watch() {
 		return nil
 	}
 	messaging.Handle(sub, func(_ context.Context, e events.OrderPlaced, m messaging.Meta) error { return record(e.OrderID, e, m) })
-	messaging.Handle(sub, func(_ context.Context, e events.OrderConfirmed, m messaging.Meta) error { return record(e.OrderID, e, m) })
-	messaging.Handle(sub, func(_ context.Context, e events.OrderCancelled, m messaging.Meta) error { return record(e.OrderID, e, m) })
+	messaging.Handle(sub, func(_ context.Context, e events.OrderConfirmed, m messaging.Meta) error {
+		return record(e.OrderID, e, m)
+	})
+	messaging.Handle(sub, func(_ context.Context, e events.OrderCancelled, m messaging.Meta) error {
+		return record(e.OrderID, e, m)
+	})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); _ = sub.Run(ctx) }()

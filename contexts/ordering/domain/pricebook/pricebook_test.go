@@ -1,40 +1,38 @@
-package pricebook_test
+package pricebook
 
 import (
 	"errors"
 	"reflect"
 	"testing"
-
-	"github.com/troupe-dev/troupe/contexts/ordering/domain/pricebook"
 )
 
 func TestPriceBook(t *testing.T) {
 	t.Parallel()
-	listed := pricebook.Listed{SKU: "SKU-1", Name: "Mug", PriceCents: 500, Currency: "EUR", SourceRevision: 0}
+	listed := Listed{SKU: "SKU-1", Name: "Mug", PriceCents: 500, Currency: "EUR", SourceRevision: 0}
 	for _, tc := range []struct {
 		name  string
 		given []any
-		when  func(e *pricebook.Entry) error
+		when  func(e *Entry) error
 		then  []any
 		err   error
 	}{
-		{name: "list", when: func(e *pricebook.Entry) error { return e.List("Mug", 500, "EUR", 0) }, then: []any{listed}},
+		{name: "list", when: func(e *Entry) error { return e.List("Mug", 500, "EUR", 0) }, then: []any{listed}},
 		{name: "list again is a repeat", given: []any{listed},
-			when: func(e *pricebook.Entry) error { return e.List("Mug", 500, "EUR", 0) }},
+			when: func(e *Entry) error { return e.List("Mug", 500, "EUR", 0) }},
 		{name: "reprice", given: []any{listed},
-			when: func(e *pricebook.Entry) error { return e.Reprice(700, "EUR", 3) },
-			then: []any{pricebook.Repriced{SKU: "SKU-1", PriceCents: 700, Currency: "EUR", SourceRevision: 3}}},
+			when: func(e *Entry) error { return e.Reprice(700, "EUR", 3) },
+			then: []any{Repriced{SKU: "SKU-1", PriceCents: 700, Currency: "EUR", SourceRevision: 3}}},
 		{name: "older reprice is a repeat",
-			given: []any{listed, pricebook.Repriced{SKU: "SKU-1", PriceCents: 700, Currency: "EUR", SourceRevision: 3}},
-			when:  func(e *pricebook.Entry) error { return e.Reprice(600, "EUR", 2) }},
-		{name: "negative price", when: func(e *pricebook.Entry) error { return e.List("Mug", -1, "EUR", 0) },
-			err: pricebook.ErrInvalidPrice},
-		{name: "no currency", given: []any{listed}, when: func(e *pricebook.Entry) error { return e.Reprice(1, "", 1) },
-			err: pricebook.ErrInvalidPrice},
+			given: []any{listed, Repriced{SKU: "SKU-1", PriceCents: 700, Currency: "EUR", SourceRevision: 3}},
+			when:  func(e *Entry) error { return e.Reprice(600, "EUR", 2) }},
+		{name: "negative price", when: func(e *Entry) error { return e.List("Mug", -1, "EUR", 0) },
+			err: ErrInvalidPrice},
+		{name: "no currency", given: []any{listed}, when: func(e *Entry) error { return e.Reprice(1, "", 1) },
+			err: ErrInvalidPrice},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			e := pricebook.New("SKU-1")
+			e := New("SKU-1")
 			for _, ev := range tc.given {
 				e.ApplyEvent(ev)
 			}
@@ -51,12 +49,12 @@ func TestPriceBook(t *testing.T) {
 
 func TestPrice(t *testing.T) {
 	t.Parallel()
-	e := pricebook.New("SKU-1")
-	if _, _, err := e.Price(); !errors.Is(err, pricebook.ErrNotListed) {
+	e := New("SKU-1")
+	if _, _, err := e.Price(); !errors.Is(err, ErrNotListed) {
 		t.Fatalf("unlisted price: %v", err)
 	}
-	e.ApplyEvent(pricebook.Listed{SKU: "SKU-1", Name: "Mug", PriceCents: 500, Currency: "EUR"})
-	e.ApplyEvent(pricebook.Repriced{SKU: "SKU-1", PriceCents: 650, Currency: "EUR", SourceRevision: 1})
+	e.ApplyEvent(Listed{SKU: "SKU-1", Name: "Mug", PriceCents: 500, Currency: "EUR"})
+	e.ApplyEvent(Repriced{SKU: "SKU-1", PriceCents: 650, Currency: "EUR", SourceRevision: 1})
 	p, cur, err := e.Price()
 	if err != nil || p != 650 || cur != "EUR" || e.Name() != "Mug" || !e.Listed() {
 		t.Fatalf("price %d %s %v", p, cur, err)
