@@ -22,7 +22,9 @@ func TestWalletCaptureNeedsBothFactsInEitherOrderAndActsOnce(t *testing.T) {
 		customer, order := id("c"), id("o")
 		f.deposit(t, customer, 1000)
 		placedCause, reservedCause := cause(), cause()
-		onPlaced := func() error { return f.app.OnOrderPlaced(ctx, placed(order, customer, 300, events.PaymentMethodWallet), placedCause) }
+		onPlaced := func() error {
+			return f.app.OnOrderPlaced(ctx, placed(order, customer, 300, events.PaymentMethodWallet), placedCause)
+		}
 		onReserved := func() error {
 			return f.app.OnStockReserved(ctx, events.StockReserved{OrderID: order, Lines: []events.Line{{SKU: "SKU-1", Quantity: 1}}}, reservedCause)
 		}

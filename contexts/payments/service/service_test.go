@@ -102,10 +102,22 @@ func TestServiceReactsAndPublishes(t *testing.T) {
 		seen[key] = append(seen[key], e)
 		mu.Unlock()
 	}
-	messaging.Handle(obs, func(_ context.Context, e events.FundsDeposited, _ messaging.Meta) error { note(e.CustomerID, e); return nil })
-	messaging.Handle(obs, func(_ context.Context, e events.WalletDebited, _ messaging.Meta) error { note(e.OrderID, e); return nil })
-	messaging.Handle(obs, func(_ context.Context, e events.PaymentCaptured, _ messaging.Meta) error { note(e.OrderID, e); return nil })
-	messaging.Handle(obs, func(_ context.Context, e events.PaymentFailed, _ messaging.Meta) error { note(e.OrderID, e); return nil })
+	messaging.Handle(obs, func(_ context.Context, e events.FundsDeposited, _ messaging.Meta) error {
+		note(e.CustomerID, e)
+		return nil
+	})
+	messaging.Handle(obs, func(_ context.Context, e events.WalletDebited, _ messaging.Meta) error {
+		note(e.OrderID, e)
+		return nil
+	})
+	messaging.Handle(obs, func(_ context.Context, e events.PaymentCaptured, _ messaging.Meta) error {
+		note(e.OrderID, e)
+		return nil
+	})
+	messaging.Handle(obs, func(_ context.Context, e events.PaymentFailed, _ messaging.Meta) error {
+		note(e.OrderID, e)
+		return nil
+	})
 	go func() { _ = obs.Run(ctx) }()
 
 	customer := "c-" + uuid.NewString()[:8]

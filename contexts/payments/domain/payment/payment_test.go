@@ -1,22 +1,20 @@
-package payment_test
+package payment
 
 import (
 	"errors"
 	"reflect"
 	"testing"
-
-	"github.com/troupe-dev/troupe/contexts/payments/domain/payment"
 )
 
-func given(history ...any) *payment.Payment {
-	p := payment.New("o1")
+func given(history ...any) *Payment {
+	p := New("o1")
 	for _, e := range history {
 		p.ApplyEvent(e)
 	}
 	return p
 }
 
-func thenEvents(t *testing.T, p *payment.Payment, want ...any) {
+func thenEvents(t *testing.T, p *Payment, want ...any) {
 	t.Helper()
 	got := p.PendingEvents()
 	if len(got) == 0 && len(want) == 0 {
@@ -28,11 +26,11 @@ func thenEvents(t *testing.T, p *payment.Payment, want ...any) {
 }
 
 var (
-	placed    = payment.OrderRecorded{OrderID: "o1", CustomerID: "c1", AmountCents: 300, Currency: "EUR", Method: payment.MethodWallet, Cause: "e-placed"}
-	reserved  = payment.StockReservedNoted{OrderID: "o1", Cause: "e-reserved"}
-	cancelled = payment.CancellationNoted{OrderID: "o1", Cause: "e-cancelled"}
-	started   = payment.CaptureStarted{OrderID: "o1", CustomerID: "c1", PaymentID: "p1", AmountCents: 300, Currency: "EUR", Method: payment.MethodWallet}
-	captured  = payment.PaymentCaptured{OrderID: "o1", CustomerID: "c1", PaymentID: "p1", AmountCents: 300, Method: payment.MethodWallet}
+	placed    = OrderRecorded{OrderID: "o1", CustomerID: "c1", AmountCents: 300, Currency: "EUR", Method: MethodWallet, Cause: "e-placed"}
+	reserved  = StockReservedNoted{OrderID: "o1", Cause: "e-reserved"}
+	cancelled = CancellationNoted{OrderID: "o1", Cause: "e-cancelled"}
+	started   = CaptureStarted{OrderID: "o1", CustomerID: "c1", PaymentID: "p1", AmountCents: 300, Currency: "EUR", Method: MethodWallet}
+	captured  = PaymentCaptured{OrderID: "o1", CustomerID: "c1", PaymentID: "p1", AmountCents: 300, Method: MethodWallet}
 )
 
 func TestCapturesOnlyWhenPlacedAndReservedInEitherOrder(t *testing.T) {
@@ -40,21 +38,21 @@ func TestCapturesOnlyWhenPlacedAndReservedInEitherOrder(t *testing.T) {
 	tests := []struct {
 		name    string
 		history []any
-		want    payment.Step
+		want    Step
 	}{
-		{"nothing known", nil, payment.StepNone},
-		{"only placed", []any{placed}, payment.StepNone},
-		{"only reserved", []any{reserved}, payment.StepNone},
-		{"placed then reserved", []any{placed, reserved}, payment.StepStartCapture},
-		{"reserved then placed", []any{reserved, placed}, payment.StepStartCapture},
-		{"cancelled before", []any{cancelled, reserved, placed}, payment.StepNone},
-		{"cancelled after both", []any{placed, reserved, cancelled}, payment.StepNone},
-		{"capture started", []any{placed, reserved, started}, payment.StepCapture},
-		{"capture started, then cancelled: finish it", []any{placed, reserved, started, cancelled}, payment.StepCapture},
-		{"captured", []any{placed, reserved, started, captured}, payment.StepNone},
-		{"captured then cancelled: refund", []any{placed, reserved, started, captured, cancelled}, payment.StepRefund},
-		{"refunded", []any{placed, reserved, started, captured, cancelled, payment.PaymentRefunded{}}, payment.StepNone},
-		{"failed then cancelled", []any{placed, reserved, started, payment.PaymentFailed{}, cancelled}, payment.StepNone},
+		{"nothing known", nil, StepNone},
+		{"only placed", []any{placed}, StepNone},
+		{"only reserved", []any{reserved}, StepNone},
+		{"placed then reserved", []any{placed, reserved}, StepStartCapture},
+		{"reserved then placed", []any{reserved, placed}, StepStartCapture},
+		{"cancelled before", []any{cancelled, reserved, placed}, StepNone},
+		{"cancelled after both", []any{placed, reserved, cancelled}, StepNone},
+		{"capture started", []any{placed, reserved, started}, StepCapture},
+		{"capture started, then cancelled: finish it", []any{placed, reserved, started, cancelled}, StepCapture},
+		{"captured", []any{placed, reserved, started, captured}, StepNone},
+		{"captured then cancelled: refund", []any{placed, reserved, started, captured, cancelled}, StepRefund},
+		{"refunded", []any{placed, reserved, started, captured, cancelled, PaymentRefunded{}}, StepNone},
+		{"failed then cancelled", []any{placed, reserved, started, PaymentFailed{}, cancelled}, StepNone},
 	}
 	for _, tt := range tests {
 		if got := given(tt.history...).Next(); got != tt.want {
@@ -66,15 +64,15 @@ func TestCapturesOnlyWhenPlacedAndReservedInEitherOrder(t *testing.T) {
 func TestRecordOrder(t *testing.T) {
 	t.Parallel()
 	p := given()
-	if err := p.RecordOrder("e-placed", "c1", 300, "EUR", payment.MethodWallet); err != nil {
+	if err := p.RecordOrder("e-placed", "c1", 300, "EUR", MethodWallet); err != nil {
 		t.Fatal(err)
 	}
 	thenEvents(t, p, placed)
 
 	t.Run("a repeated cause or a second placement records nothing", func(t *testing.T) {
 		p := given(placed)
-		_ = p.RecordOrder("e-placed", "c1", 300, "EUR", payment.MethodWallet)
-		_ = p.RecordOrder("e-other", "c1", 999, "EUR", payment.MethodCard)
+		_ = p.RecordOrder("e-placed", "c1", 300, "EUR", MethodWallet)
+		_ = p.RecordOrder("e-other", "c1", 999, "EUR", MethodCard)
 		thenEvents(t, p)
 		if p.AmountCents() != 300 {
 			t.Fatalf("amount = %d", p.AmountCents())
@@ -84,10 +82,10 @@ func TestRecordOrder(t *testing.T) {
 		for _, tc := range []struct {
 			customer string
 			amount   int64
-			method   payment.Method
-		}{{"", 1, payment.MethodCard}, {"c1", -1, payment.MethodCard}, {"c1", 1, "cash"}} {
+			method   Method
+		}{{"", 1, MethodCard}, {"c1", -1, MethodCard}, {"c1", 1, "cash"}} {
 			p := given()
-			if err := p.RecordOrder("e", tc.customer, tc.amount, "EUR", tc.method); !errors.Is(err, payment.ErrInvalidOrder) {
+			if err := p.RecordOrder("e", tc.customer, tc.amount, "EUR", tc.method); !errors.Is(err, ErrInvalidOrder) {
 				t.Errorf("%+v: err = %v", tc, err)
 			}
 			thenEvents(t, p)
@@ -117,7 +115,7 @@ func TestStartCapture(t *testing.T) {
 		t.Fatal(err)
 	}
 	thenEvents(t, p, started)
-	if p.Status() != payment.StatusCapturing || p.PaymentID() != "p1" {
+	if p.Status() != StatusCapturing || p.PaymentID() != "p1" {
 		t.Fatalf("status %v, id %q", p.Status(), p.PaymentID())
 	}
 	for name, h := range map[string][]any{
@@ -126,7 +124,7 @@ func TestStartCapture(t *testing.T) {
 		"already capturing": {placed, reserved, started},
 	} {
 		p := given(h...)
-		if err := p.StartCapture("p2"); !errors.Is(err, payment.ErrWrongStep) {
+		if err := p.StartCapture("p2"); !errors.Is(err, ErrWrongStep) {
 			t.Errorf("%s: err = %v", name, err)
 		}
 		thenEvents(t, p)
@@ -150,19 +148,19 @@ func TestCaptureOutcome(t *testing.T) {
 	}
 
 	p = given(placed, reserved, started)
-	if err := p.RecordFailed(payment.ReasonInsufficientFunds); err != nil {
+	if err := p.RecordFailed(ReasonInsufficientFunds); err != nil {
 		t.Fatal(err)
 	}
-	thenEvents(t, p, payment.PaymentFailed{OrderID: "o1", CustomerID: "c1", PaymentID: "p1", Reason: payment.ReasonInsufficientFunds})
-	if err := p.RecordFailed("bogus"); !errors.Is(err, payment.ErrInvalidReason) {
+	thenEvents(t, p, PaymentFailed{OrderID: "o1", CustomerID: "c1", PaymentID: "p1", Reason: ReasonInsufficientFunds})
+	if err := p.RecordFailed("bogus"); !errors.Is(err, ErrInvalidReason) {
 		t.Fatalf("bogus reason: err = %v", err)
 	}
 
 	p = given(placed, reserved)
-	if err := p.RecordCaptured(""); !errors.Is(err, payment.ErrWrongStep) {
+	if err := p.RecordCaptured(""); !errors.Is(err, ErrWrongStep) {
 		t.Fatalf("capture without intent: err = %v", err)
 	}
-	if err := p.RecordFailed(payment.ReasonCardDeclined); !errors.Is(err, payment.ErrWrongStep) {
+	if err := p.RecordFailed(ReasonCardDeclined); !errors.Is(err, ErrWrongStep) {
 		t.Fatalf("failure without intent: err = %v", err)
 	}
 }
@@ -173,12 +171,12 @@ func TestRefundOnlyOnceAndOnlyAfterCaptureAndCancel(t *testing.T) {
 	if err := p.RecordRefunded(); err != nil {
 		t.Fatal(err)
 	}
-	thenEvents(t, p, payment.PaymentRefunded{OrderID: "o1", CustomerID: "c1", PaymentID: "p1", AmountCents: 300, Method: payment.MethodWallet})
+	thenEvents(t, p, PaymentRefunded{OrderID: "o1", CustomerID: "c1", PaymentID: "p1", AmountCents: 300, Method: MethodWallet})
 	if err := p.RecordRefunded(); err != nil || len(p.PendingEvents()) != 1 {
 		t.Fatalf("second refund: err %v, %d events", err, len(p.PendingEvents()))
 	}
 	p = given(placed, reserved, started, captured)
-	if err := p.RecordRefunded(); !errors.Is(err, payment.ErrWrongStep) {
+	if err := p.RecordRefunded(); !errors.Is(err, ErrWrongStep) {
 		t.Fatalf("refund of a live order: err = %v", err)
 	}
 }

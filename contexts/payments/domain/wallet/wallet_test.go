@@ -1,23 +1,21 @@
-package wallet_test
+package wallet
 
 import (
 	"errors"
 	"reflect"
 	"testing"
-
-	"github.com/troupe-dev/troupe/contexts/payments/domain/wallet"
 )
 
 // given folds history into a fresh wallet, as the repository does.
-func given(history ...any) *wallet.Wallet {
-	w := wallet.New("c1")
+func given(history ...any) *Wallet {
+	w := New("c1")
 	for _, e := range history {
 		w.ApplyEvent(e)
 	}
 	return w
 }
 
-func thenEvents(t *testing.T, w *wallet.Wallet, want ...any) {
+func thenEvents(t *testing.T, w *Wallet, want ...any) {
 	t.Helper()
 	got := w.PendingEvents()
 	if len(got) == 0 && len(want) == 0 {
@@ -28,8 +26,8 @@ func thenEvents(t *testing.T, w *wallet.Wallet, want ...any) {
 	}
 }
 
-func deposited(id string, amount, balance int64) wallet.FundsDeposited {
-	return wallet.FundsDeposited{CustomerID: "c1", DepositID: id, AmountCents: amount, BalanceCents: balance}
+func deposited(id string, amount, balance int64) FundsDeposited {
+	return FundsDeposited{CustomerID: "c1", DepositID: id, AmountCents: amount, BalanceCents: balance}
 }
 
 func TestDeposit(t *testing.T) {
@@ -45,19 +43,19 @@ func TestDeposit(t *testing.T) {
 			t.Fatalf("balance = %d", w.BalanceCents())
 		}
 	})
-	for _, amount := range []int64{0, -1, wallet.MaxDepositCents + 1} {
+	for _, amount := range []int64{0, -1, MaxDepositCents + 1} {
 		w := given()
-		if _, err := w.Deposit("d1", amount, "", ""); !errors.Is(err, wallet.ErrInvalidAmount) {
+		if _, err := w.Deposit("d1", amount, "", ""); !errors.Is(err, ErrInvalidAmount) {
 			t.Errorf("deposit %d: err = %v, want ErrInvalidAmount", amount, err)
 		}
 		thenEvents(t, w)
 	}
 	t.Run("bounds are allowed", func(t *testing.T) {
 		w := given()
-		if _, err := w.Deposit("d1", wallet.MinDepositCents, "", ""); err != nil {
+		if _, err := w.Deposit("d1", MinDepositCents, "", ""); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := w.Deposit("d2", wallet.MaxDepositCents, "", ""); err != nil {
+		if _, err := w.Deposit("d2", MaxDepositCents, "", ""); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -70,7 +68,7 @@ func TestDeposit(t *testing.T) {
 	})
 	t.Run("a missing id is refused", func(t *testing.T) {
 		w := given()
-		if _, err := w.Deposit("", 100, "", ""); !errors.Is(err, wallet.ErrMissingID) {
+		if _, err := w.Deposit("", 100, "", ""); !errors.Is(err, ErrMissingID) {
 			t.Fatalf("err = %v", err)
 		}
 	})
@@ -78,7 +76,7 @@ func TestDeposit(t *testing.T) {
 
 func TestDepositIdempotencyKey(t *testing.T) {
 	t.Parallel()
-	first := wallet.FundsDeposited{CustomerID: "c1", DepositID: "d1", AmountCents: 100, BalanceCents: 100,
+	first := FundsDeposited{CustomerID: "c1", DepositID: "d1", AmountCents: 100, BalanceCents: 100,
 		IdempotencyKey: "alice:k1", Fingerprint: "f1"}
 	t.Run("same key, same request: the first deposit, nothing new", func(t *testing.T) {
 		w := given(first)
@@ -90,7 +88,7 @@ func TestDepositIdempotencyKey(t *testing.T) {
 	})
 	t.Run("same key, another request: refused", func(t *testing.T) {
 		w := given(first)
-		if _, err := w.Deposit("d2", 200, "alice:k1", "f2"); !errors.Is(err, wallet.ErrIdempotencyKeyReused) {
+		if _, err := w.Deposit("d2", 200, "alice:k1", "f2"); !errors.Is(err, ErrIdempotencyKeyReused) {
 			t.Fatalf("err = %v", err)
 		}
 		thenEvents(t, w)
@@ -100,7 +98,7 @@ func TestDepositIdempotencyKey(t *testing.T) {
 		if _, err := w.Deposit("d2", 5, "alice:k2", "f2"); err != nil {
 			t.Fatal(err)
 		}
-		thenEvents(t, w, wallet.FundsDeposited{CustomerID: "c1", DepositID: "d2", AmountCents: 5, BalanceCents: 105,
+		thenEvents(t, w, FundsDeposited{CustomerID: "c1", DepositID: "d2", AmountCents: 5, BalanceCents: 105,
 			IdempotencyKey: "alice:k2", Fingerprint: "f2"})
 	})
 }
@@ -110,27 +108,27 @@ func TestDebit(t *testing.T) {
 	t.Run("pays when the balance allows", func(t *testing.T) {
 		w := given(deposited("d1", 100, 100))
 		out, err := w.Debit("p1", "o1", 100)
-		if err != nil || out != wallet.Debited {
+		if err != nil || out != Debited {
 			t.Fatalf("debit = %v, %v", out, err)
 		}
-		thenEvents(t, w, wallet.WalletDebited{CustomerID: "c1", PaymentID: "p1", OrderID: "o1", AmountCents: 100, BalanceCents: 0})
+		thenEvents(t, w, WalletDebited{CustomerID: "c1", PaymentID: "p1", OrderID: "o1", AmountCents: 100, BalanceCents: 0})
 	})
 	t.Run("refuses below the balance and never goes negative", func(t *testing.T) {
 		w := given(deposited("d1", 99, 99))
 		out, err := w.Debit("p1", "o1", 100)
-		if err != nil || out != wallet.Refused {
+		if err != nil || out != Refused {
 			t.Fatalf("debit = %v, %v", out, err)
 		}
-		thenEvents(t, w, wallet.DebitRefused{CustomerID: "c1", PaymentID: "p1", OrderID: "o1", AmountCents: 100, BalanceCents: 99})
+		thenEvents(t, w, DebitRefused{CustomerID: "c1", PaymentID: "p1", OrderID: "o1", AmountCents: 100, BalanceCents: 99})
 		if w.BalanceCents() != 99 {
 			t.Fatalf("balance = %d", w.BalanceCents())
 		}
 	})
 	t.Run("a payment is debited once", func(t *testing.T) {
 		w := given(deposited("d1", 300, 300),
-			wallet.WalletDebited{CustomerID: "c1", PaymentID: "p1", OrderID: "o1", AmountCents: 100, BalanceCents: 200})
+			WalletDebited{CustomerID: "c1", PaymentID: "p1", OrderID: "o1", AmountCents: 100, BalanceCents: 200})
 		out, err := w.Debit("p1", "o1", 100)
-		if err != nil || out != wallet.Debited {
+		if err != nil || out != Debited {
 			t.Fatalf("debit = %v, %v", out, err)
 		}
 		thenEvents(t, w)
@@ -139,20 +137,20 @@ func TestDebit(t *testing.T) {
 		}
 	})
 	t.Run("a refusal stands even after a deposit", func(t *testing.T) {
-		w := given(wallet.DebitRefused{CustomerID: "c1", PaymentID: "p1", OrderID: "o1", AmountCents: 100},
+		w := given(DebitRefused{CustomerID: "c1", PaymentID: "p1", OrderID: "o1", AmountCents: 100},
 			deposited("d1", 500, 500))
 		out, err := w.Debit("p1", "o1", 100)
-		if err != nil || out != wallet.Refused {
+		if err != nil || out != Refused {
 			t.Fatalf("debit = %v, %v", out, err)
 		}
 		thenEvents(t, w)
 	})
 	t.Run("bad input", func(t *testing.T) {
 		w := given(deposited("d1", 500, 500))
-		if _, err := w.Debit("p1", "o1", -1); !errors.Is(err, wallet.ErrInvalidAmount) {
+		if _, err := w.Debit("p1", "o1", -1); !errors.Is(err, ErrInvalidAmount) {
 			t.Errorf("negative: err = %v", err)
 		}
-		if _, err := w.Debit("", "o1", 1); !errors.Is(err, wallet.ErrMissingID) {
+		if _, err := w.Debit("", "o1", 1); !errors.Is(err, ErrMissingID) {
 			t.Errorf("no payment id: err = %v", err)
 		}
 		thenEvents(t, w)
@@ -161,20 +159,20 @@ func TestDebit(t *testing.T) {
 
 func TestCredit(t *testing.T) {
 	t.Parallel()
-	debited := wallet.WalletDebited{CustomerID: "c1", PaymentID: "p1", OrderID: "o1", AmountCents: 100, BalanceCents: 0}
+	debited := WalletDebited{CustomerID: "c1", PaymentID: "p1", OrderID: "o1", AmountCents: 100, BalanceCents: 0}
 	t.Run("gives the debit back", func(t *testing.T) {
 		w := given(deposited("d1", 100, 100), debited)
 		if err := w.Credit("p1", "o1"); err != nil {
 			t.Fatal(err)
 		}
-		thenEvents(t, w, wallet.WalletCredited{CustomerID: "c1", PaymentID: "p1", OrderID: "o1", AmountCents: 100, BalanceCents: 100})
+		thenEvents(t, w, WalletCredited{CustomerID: "c1", PaymentID: "p1", OrderID: "o1", AmountCents: 100, BalanceCents: 100})
 		if !w.Credited("p1") || w.BalanceCents() != 100 {
 			t.Fatalf("credited %v, balance %d", w.Credited("p1"), w.BalanceCents())
 		}
 	})
 	t.Run("once", func(t *testing.T) {
 		w := given(deposited("d1", 100, 100), debited,
-			wallet.WalletCredited{CustomerID: "c1", PaymentID: "p1", OrderID: "o1", AmountCents: 100, BalanceCents: 100})
+			WalletCredited{CustomerID: "c1", PaymentID: "p1", OrderID: "o1", AmountCents: 100, BalanceCents: 100})
 		if err := w.Credit("p1", "o1"); err != nil {
 			t.Fatal(err)
 		}
@@ -182,7 +180,7 @@ func TestCredit(t *testing.T) {
 	})
 	t.Run("never for a payment not debited", func(t *testing.T) {
 		w := given(deposited("d1", 100, 100))
-		if err := w.Credit("p9", "o9"); !errors.Is(err, wallet.ErrNotDebited) {
+		if err := w.Credit("p9", "o9"); !errors.Is(err, ErrNotDebited) {
 			t.Fatalf("err = %v", err)
 		}
 		thenEvents(t, w)
