@@ -14,6 +14,7 @@ type ValidationError struct {
 	Fields []FieldError
 }
 
+// Error lists the invalid fields.
 func (e *ValidationError) Error() string {
 	parts := make([]string, len(e.Fields))
 	for i, f := range e.Fields {
