@@ -1,25 +1,23 @@
-package product_test
+package product
 
 import (
 	"errors"
 	"reflect"
 	"testing"
-
-	"github.com/troupe-dev/troupe/contexts/catalog/domain/product"
 )
 
 const sku = "SKU-1"
 
 // given folds history into a fresh product, as the repository would.
-func given(events ...any) *product.Product {
-	p := product.New(sku)
+func given(events ...any) *Product {
+	p := New(sku)
 	for _, e := range events {
 		p.ApplyEvent(e)
 	}
 	return p
 }
 
-func then(t *testing.T, p *product.Product, err, wantErr error, want ...any) {
+func then(t *testing.T, p *Product, err, wantErr error, want ...any) {
 	t.Helper()
 	if !errors.Is(err, wantErr) {
 		t.Fatalf("error = %v, want %v", err, wantErr)
@@ -34,8 +32,8 @@ func then(t *testing.T, p *product.Product, err, wantErr error, want ...any) {
 }
 
 var (
-	listed   = product.Listed{SKU: sku, Name: "Mug", PriceCents: 900, Currency: "EUR"}
-	received = product.StockReceived{SKU: sku, Quantity: 10}
+	listed   = Listed{SKU: sku, Name: "Mug", PriceCents: 900, Currency: "EUR"}
+	received = StockReceived{SKU: sku, Quantity: 10}
 )
 
 func TestList(t *testing.T) {
@@ -51,18 +49,18 @@ func TestList(t *testing.T) {
 		want     []any
 	}{
 		{"lists", sku, nil, "Mug", 900, "EUR", nil, []any{listed}},
-		{"twice", sku, []any{listed}, "Mug", 900, "EUR", product.ErrAlreadyListed, nil},
-		{"bad sku", "x", nil, "Mug", 900, "EUR", product.ErrInvalidSKU, nil},
-		{"empty name", sku, nil, "", 900, "EUR", product.ErrInvalidName, nil},
-		{"blank name", sku, nil, "   ", 900, "EUR", product.ErrInvalidName, nil},
-		{"zero price", sku, nil, "Mug", 0, "EUR", product.ErrInvalidPrice, nil},
-		{"huge price", sku, nil, "Mug", product.MaxPriceCents + 1, "EUR", product.ErrInvalidPrice, nil},
-		{"bad currency", sku, nil, "Mug", 900, "eur", product.ErrInvalidCurrency, nil},
+		{"twice", sku, []any{listed}, "Mug", 900, "EUR", ErrAlreadyListed, nil},
+		{"bad sku", "x", nil, "Mug", 900, "EUR", ErrInvalidSKU, nil},
+		{"empty name", sku, nil, "", 900, "EUR", ErrInvalidName, nil},
+		{"blank name", sku, nil, "   ", 900, "EUR", ErrInvalidName, nil},
+		{"zero price", sku, nil, "Mug", 0, "EUR", ErrInvalidPrice, nil},
+		{"huge price", sku, nil, "Mug", MaxPriceCents + 1, "EUR", ErrInvalidPrice, nil},
+		{"bad currency", sku, nil, "Mug", 900, "eur", ErrInvalidCurrency, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			p := product.New(tt.sku)
+			p := New(tt.sku)
 			for _, e := range tt.given {
 				p.ApplyEvent(e)
 			}
@@ -75,14 +73,14 @@ func TestList(t *testing.T) {
 func TestReprice(t *testing.T) {
 	t.Parallel()
 	p := given(listed)
-	then(t, p, p.Reprice(1200), nil, product.Repriced{SKU: sku, PriceCents: 1200, Currency: "EUR"})
+	then(t, p, p.Reprice(1200), nil, Repriced{SKU: sku, PriceCents: 1200, Currency: "EUR"})
 	if p.PriceCents() != 1200 {
 		t.Fatalf("price = %d", p.PriceCents())
 	}
 	p = given()
-	then(t, p, p.Reprice(1200), product.ErrNotListed)
+	then(t, p, p.Reprice(1200), ErrNotListed)
 	p = given(listed)
-	then(t, p, p.Reprice(-1), product.ErrInvalidPrice)
+	then(t, p, p.Reprice(-1), ErrInvalidPrice)
 }
 
 func TestReceiveStock(t *testing.T) {
@@ -90,18 +88,18 @@ func TestReceiveStock(t *testing.T) {
 	p := given(listed)
 	then(t, p, p.ReceiveStock(10), nil, received)
 	p = given()
-	then(t, p, p.ReceiveStock(10), product.ErrNotListed)
-	for _, q := range []int64{0, -1, product.MaxReceivedQuantity + 1} {
+	then(t, p, p.ReceiveStock(10), ErrNotListed)
+	for _, q := range []int64{0, -1, MaxReceivedQuantity + 1} {
 		p = given(listed)
-		then(t, p, p.ReceiveStock(q), product.ErrInvalidQuantity)
+		then(t, p, p.ReceiveStock(q), ErrInvalidQuantity)
 	}
 	p = given(listed)
-	then(t, p, p.ReceiveStock(product.MaxReceivedQuantity), nil, product.StockReceived{SKU: sku, Quantity: product.MaxReceivedQuantity})
+	then(t, p, p.ReceiveStock(MaxReceivedQuantity), nil, StockReceived{SKU: sku, Quantity: MaxReceivedQuantity})
 }
 
 func TestReserve(t *testing.T) {
 	t.Parallel()
-	reserved := product.StockReserved{SKU: sku, OrderID: "o1", Quantity: 4}
+	reserved := StockReserved{SKU: sku, OrderID: "o1", Quantity: 4}
 
 	p := given(listed, received)
 	then(t, p, p.Reserve("o1", 4), nil, reserved)
@@ -114,37 +112,37 @@ func TestReserve(t *testing.T) {
 
 	// More than available.
 	p = given(listed, received, reserved)
-	then(t, p, p.Reserve("o2", 7), product.ErrOutOfStock)
+	then(t, p, p.Reserve("o2", 7), ErrOutOfStock)
 
 	// Exactly what is available.
 	p = given(listed, received, reserved)
-	then(t, p, p.Reserve("o2", 6), nil, product.StockReserved{SKU: sku, OrderID: "o2", Quantity: 6})
+	then(t, p, p.Reserve("o2", 6), nil, StockReserved{SKU: sku, OrderID: "o2", Quantity: 6})
 	assertStock(t, p, 10, 0, 10, 0)
 
 	p = given()
-	then(t, p, p.Reserve("o1", 1), product.ErrNotListed)
+	then(t, p, p.Reserve("o1", 1), ErrNotListed)
 	p = given(listed, received)
-	then(t, p, p.Reserve("o1", 0), product.ErrInvalidQuantity)
+	then(t, p, p.Reserve("o1", 0), ErrInvalidQuantity)
 	p = given(listed, received)
-	then(t, p, p.Reserve("", 1), product.ErrInvalidOrderID)
+	then(t, p, p.Reserve("", 1), ErrInvalidOrderID)
 
 	// An order released, committed or voided here is never reserved again.
 	for _, after := range []any{
-		product.ReservationReleased{SKU: sku, OrderID: "o1", Quantity: 4},
-		product.ReservationCommitted{SKU: sku, OrderID: "o1", Quantity: 4},
+		ReservationReleased{SKU: sku, OrderID: "o1", Quantity: 4},
+		ReservationCommitted{SKU: sku, OrderID: "o1", Quantity: 4},
 	} {
 		p = given(listed, received, reserved, after)
 		then(t, p, p.Reserve("o1", 4), nil)
 	}
-	p = given(listed, received, product.ReservationVoided{SKU: sku, OrderID: "o1"})
+	p = given(listed, received, ReservationVoided{SKU: sku, OrderID: "o1"})
 	then(t, p, p.Reserve("o1", 4), nil)
 	assertStock(t, p, 10, 10, 0, 0)
 }
 
 func TestRelease(t *testing.T) {
 	t.Parallel()
-	reserved := product.StockReserved{SKU: sku, OrderID: "o1", Quantity: 4}
-	released := product.ReservationReleased{SKU: sku, OrderID: "o1", Quantity: 4}
+	reserved := StockReserved{SKU: sku, OrderID: "o1", Quantity: 4}
+	released := ReservationReleased{SKU: sku, OrderID: "o1", Quantity: 4}
 
 	p := given(listed, received, reserved)
 	then(t, p, p.Release("o1"), nil, released)
@@ -155,10 +153,10 @@ func TestRelease(t *testing.T) {
 
 	// Never reserved here: voided, so a late reserve takes nothing.
 	p = given(listed, received)
-	then(t, p, p.Release("o1"), nil, product.ReservationVoided{SKU: sku, OrderID: "o1"})
+	then(t, p, p.Release("o1"), nil, ReservationVoided{SKU: sku, OrderID: "o1"})
 
 	// Committed stock is not given back.
-	p = given(listed, received, reserved, product.ReservationCommitted{SKU: sku, OrderID: "o1", Quantity: 4})
+	p = given(listed, received, reserved, ReservationCommitted{SKU: sku, OrderID: "o1", Quantity: 4})
 	then(t, p, p.Release("o1"), nil)
 	assertStock(t, p, 10, 6, 0, 4)
 
@@ -169,8 +167,8 @@ func TestRelease(t *testing.T) {
 
 func TestCommit(t *testing.T) {
 	t.Parallel()
-	reserved := product.StockReserved{SKU: sku, OrderID: "o1", Quantity: 4}
-	committed := product.ReservationCommitted{SKU: sku, OrderID: "o1", Quantity: 4}
+	reserved := StockReserved{SKU: sku, OrderID: "o1", Quantity: 4}
+	committed := ReservationCommitted{SKU: sku, OrderID: "o1", Quantity: 4}
 
 	p := given(listed, received, reserved)
 	then(t, p, p.Commit("o1"), nil, committed)
@@ -180,13 +178,13 @@ func TestCommit(t *testing.T) {
 	then(t, p, p.Commit("o1"), nil)
 
 	p = given(listed, received)
-	then(t, p, p.Commit("o1"), product.ErrNotReserved)
+	then(t, p, p.Commit("o1"), ErrNotReserved)
 
-	p = given(listed, received, reserved, product.ReservationReleased{SKU: sku, OrderID: "o1", Quantity: 4})
-	then(t, p, p.Commit("o1"), product.ErrNotReserved)
+	p = given(listed, received, reserved, ReservationReleased{SKU: sku, OrderID: "o1", Quantity: 4})
+	then(t, p, p.Commit("o1"), ErrNotReserved)
 }
 
-func assertStock(t *testing.T, p *product.Product, received, available, reserved, committed int64) {
+func assertStock(t *testing.T, p *Product, received, available, reserved, committed int64) {
 	t.Helper()
 	r, a, res, c := p.Stock()
 	if r != received || a != available || res != reserved || c != committed {

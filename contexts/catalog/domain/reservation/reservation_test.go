@@ -1,24 +1,22 @@
-package reservation_test
+package reservation
 
 import (
 	"errors"
 	"reflect"
 	"testing"
-
-	"github.com/troupe-dev/troupe/contexts/catalog/domain/reservation"
 )
 
 const order = "order-1"
 
-func given(events ...any) *reservation.Reservation {
-	r := reservation.New(order)
+func given(events ...any) *Reservation {
+	r := New(order)
 	for _, e := range events {
 		r.ApplyEvent(e)
 	}
 	return r
 }
 
-func then(t *testing.T, r *reservation.Reservation, err, wantErr error, want ...any) {
+func then(t *testing.T, r *Reservation, err, wantErr error, want ...any) {
 	t.Helper()
 	if !errors.Is(err, wantErr) {
 		t.Fatalf("error = %v, want %v", err, wantErr)
@@ -33,23 +31,23 @@ func then(t *testing.T, r *reservation.Reservation, err, wantErr error, want ...
 }
 
 var (
-	lines     = []reservation.Line{{SKU: "A-1", Quantity: 2}, {SKU: "B-1", Quantity: 1}}
-	requested = reservation.Requested{OrderID: order, Lines: lines, Cause: "placed"}
-	reserved  = reservation.Reserved{OrderID: order, Lines: lines}
-	failed    = reservation.Failed{OrderID: order, Reason: reservation.ReasonOutOfStock, SKU: "B-1", Lines: lines}
+	lines     = []Line{{SKU: "A-1", Quantity: 2}, {SKU: "B-1", Quantity: 1}}
+	requested = Requested{OrderID: order, Lines: lines, Cause: "placed"}
+	reserved  = Reserved{OrderID: order, Lines: lines}
+	failed    = Failed{OrderID: order, Reason: ReasonOutOfStock, SKU: "B-1", Lines: lines}
 )
 
 func TestRequest(t *testing.T) {
 	t.Parallel()
 	r := given()
 	then(t, r, r.Request(lines, "placed"), nil, requested)
-	if r.Status() != reservation.StatusRequested || r.Done() {
+	if r.Status() != StatusRequested || r.Done() {
 		t.Fatalf("status %v done %v", r.Status(), r.Done())
 	}
 
 	// The same sku twice is one line.
 	r = given()
-	err := r.Request([]reservation.Line{{SKU: "A-1", Quantity: 1}, {SKU: "B-1", Quantity: 1}, {SKU: "A-1", Quantity: 1}}, "placed")
+	err := r.Request([]Line{{SKU: "A-1", Quantity: 1}, {SKU: "B-1", Quantity: 1}, {SKU: "A-1", Quantity: 1}}, "placed")
 	then(t, r, err, nil, requested)
 
 	// A repeat, or any later request, records nothing.
@@ -59,24 +57,24 @@ func TestRequest(t *testing.T) {
 	then(t, r, r.Request(lines, "placed-again"), nil)
 
 	// Cancelled before it was requested: never reserved.
-	r = given(reservation.Voided{OrderID: order, Cause: "cancelled"})
+	r = given(Voided{OrderID: order, Cause: "cancelled"})
 	then(t, r, r.Request(lines, "placed"), nil)
 
-	for _, bad := range [][]reservation.Line{
+	for _, bad := range [][]Line{
 		nil,
 		{{SKU: "", Quantity: 1}},
 		{{SKU: "A-1", Quantity: 0}},
-		{{SKU: "A-1", Quantity: reservation.MaxLineQuantity}, {SKU: "A-1", Quantity: 1}},
+		{{SKU: "A-1", Quantity: MaxLineQuantity}, {SKU: "A-1", Quantity: 1}},
 	} {
 		r = given()
-		then(t, r, r.Request(bad, "placed"), reservation.ErrInvalidLines)
+		then(t, r, r.Request(bad, "placed"), ErrInvalidLines)
 	}
-	many := make([]reservation.Line, reservation.MaxLines+1)
+	many := make([]Line, MaxLines+1)
 	for i := range many {
-		many[i] = reservation.Line{SKU: "S-" + string(rune('A'+i%26)) + string(rune('A'+i/26)), Quantity: 1}
+		many[i] = Line{SKU: "S-" + string(rune('A'+i%26)) + string(rune('A'+i/26)), Quantity: 1}
 	}
 	r = given()
-	then(t, r, r.Request(many, "placed"), reservation.ErrInvalidLines)
+	then(t, r, r.Request(many, "placed"), ErrInvalidLines)
 }
 
 func TestDecide(t *testing.T) {
@@ -89,37 +87,37 @@ func TestDecide(t *testing.T) {
 	}
 
 	r = given(requested)
-	then(t, r, r.MarkFailed(reservation.ReasonOutOfStock, "B-1"), nil, failed)
+	then(t, r, r.MarkFailed(ReasonOutOfStock, "B-1"), nil, failed)
 	if r.Done() {
 		t.Fatal("a failed reservation is not done until undone")
 	}
 	r = given(requested)
-	then(t, r, r.MarkFailed("broken", "B-1"), reservation.ErrInvalidReason)
+	then(t, r, r.MarkFailed("broken", "B-1"), ErrInvalidReason)
 
 	// The first outcome stands.
 	r = given(requested, failed)
 	r.MarkReserved()
 	then(t, r, nil, nil)
 	r = given(requested, reserved)
-	then(t, r, r.MarkFailed(reservation.ReasonUnknownProduct, "A-1"), nil)
+	then(t, r, r.MarkFailed(ReasonUnknownProduct, "A-1"), nil)
 	r = given()
 	r.MarkReserved()
 	then(t, r, nil, nil)
 
 	r = given(requested, failed)
 	r.MarkUndone()
-	then(t, r, nil, nil, reservation.Undone{OrderID: order})
+	then(t, r, nil, nil, Undone{OrderID: order})
 	if !r.Done() {
 		t.Fatal("undone should be done")
 	}
-	r = given(requested, failed, reservation.Undone{OrderID: order})
+	r = given(requested, failed, Undone{OrderID: order})
 	r.MarkUndone()
 	then(t, r, nil, nil)
 }
 
 func TestConfirm(t *testing.T) {
 	t.Parallel()
-	started := reservation.CommitStarted{OrderID: order, Cause: "confirmed"}
+	started := CommitStarted{OrderID: order, Cause: "confirmed"}
 	r := given(requested, reserved)
 	then(t, r, r.Confirm("confirmed"), nil, started)
 	if r.Done() {
@@ -128,15 +126,15 @@ func TestConfirm(t *testing.T) {
 	r = given(requested, reserved, started)
 	then(t, r, r.Confirm("confirmed"), nil)
 	r = given(requested)
-	then(t, r, r.Confirm("confirmed"), reservation.ErrUndecided)
-	for _, h := range [][]any{nil, {requested, failed}, {reservation.Voided{OrderID: order}}} {
+	then(t, r, r.Confirm("confirmed"), ErrUndecided)
+	for _, h := range [][]any{nil, {requested, failed}, {Voided{OrderID: order}}} {
 		r = given(h...)
 		then(t, r, r.Confirm("confirmed"), nil)
 	}
 
 	r = given(requested, reserved, started)
 	r.MarkCommitted()
-	then(t, r, nil, nil, reservation.Committed{OrderID: order, Lines: lines})
+	then(t, r, nil, nil, Committed{OrderID: order, Lines: lines})
 	r = given(requested, reserved)
 	r.MarkCommitted()
 	then(t, r, nil, nil)
@@ -144,7 +142,7 @@ func TestConfirm(t *testing.T) {
 
 func TestCancel(t *testing.T) {
 	t.Parallel()
-	started := reservation.ReleaseStarted{OrderID: order, Cause: "cancelled"}
+	started := ReleaseStarted{OrderID: order, Cause: "cancelled"}
 	r := given(requested, reserved)
 	then(t, r, r.Cancel("cancelled"), nil, started)
 	r = given(requested, reserved, started)
@@ -154,22 +152,22 @@ func TestCancel(t *testing.T) {
 
 	// Before the order was placed: voided, remembered.
 	r = given()
-	then(t, r, r.Cancel("cancelled"), nil, reservation.Voided{OrderID: order, Cause: "cancelled"})
-	if r.Status() != reservation.StatusVoided || !r.ActedOn("cancelled") {
+	then(t, r, r.Cancel("cancelled"), nil, Voided{OrderID: order, Cause: "cancelled"})
+	if r.Status() != StatusVoided || !r.ActedOn("cancelled") {
 		t.Fatalf("status %v", r.Status())
 	}
 
 	r = given(requested)
-	then(t, r, r.Cancel("cancelled"), reservation.ErrUndecided)
+	then(t, r, r.Cancel("cancelled"), ErrUndecided)
 	// Failed or committed: nothing to release.
-	for _, h := range [][]any{{requested, failed}, {requested, reserved, reservation.CommitStarted{OrderID: order}, reservation.Committed{OrderID: order, Lines: lines}}} {
+	for _, h := range [][]any{{requested, failed}, {requested, reserved, CommitStarted{OrderID: order}, Committed{OrderID: order, Lines: lines}}} {
 		r = given(h...)
 		then(t, r, r.Cancel("cancelled"), nil)
 	}
 
 	r = given(requested, reserved, started)
 	r.MarkReleased()
-	then(t, r, nil, nil, reservation.Released{OrderID: order, Lines: lines})
+	then(t, r, nil, nil, Released{OrderID: order, Lines: lines})
 	r = given(requested, reserved)
 	r.MarkReleased()
 	then(t, r, nil, nil)
