@@ -1,6 +1,8 @@
 package adapters
 
 import (
+	"encoding/json"
+
 	"github.com/EventStore/EventStore-Client-Go/v4/esdb"
 
 	"github.com/troupe-dev/troupe/contexts/catalog/domain/product"
@@ -18,8 +20,24 @@ func NewProductRepository(client *esdb.Client, events *eventstore.Registry, maxR
 		New:        product.New,
 		Events:     events,
 		MaxRetries: maxRetries,
+		Snapshots: &eventstore.SnapshotConfig[*product.Product]{
+			Every:   ProductSnapshotEvery,
+			Version: "product-v1",
+			Marshal: func(p *product.Product) ([]byte, error) { return json.Marshal(p.Snapshot()) },
+			Unmarshal: func(sku string, data []byte) (*product.Product, error) {
+				var s product.Snapshot
+				if err := json.Unmarshal(data, &s); err != nil {
+					return nil, err
+				}
+				return product.FromSnapshot(sku, s), nil
+			},
+		},
 	})
 }
+
+// ProductSnapshotEvery is how many events a product stream may grow by
+// before the next write snapshots it.
+const ProductSnapshotEvery = 200
 
 // NewReservationRepository returns the repository of reservations over
 // client.
