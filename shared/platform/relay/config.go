@@ -75,7 +75,9 @@ type Config struct {
 	InitialBackoff, MaxBackoff time.Duration
 	// ShutdownTimeout bounds how long Run, once its context ends, waits for
 	// Kafka to acknowledge the events in flight before saving the final
-	// checkpoint. Default DefaultShutdownTimeout.
+	// checkpoint; past it, the producer is left to finish in the background
+	// and what it still held is published again on the next start. Default
+	// DefaultShutdownTimeout.
 	ShutdownTimeout time.Duration
 	// Logger receives restarts, checkpoint failures and order warnings.
 	// Default slog.Default().

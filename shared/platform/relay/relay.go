@@ -57,6 +57,7 @@ type Relay struct {
 	cfg        Config
 	sarama     sarama.Config // a copy, with Return.Successes and Return.Errors on
 	topic      string
+	typePrefix string // every integration event type starts with it
 	name       string
 	filter     *esdb.SubscriptionFilter
 	headerKeys [len(headerKeys)][]byte
@@ -81,11 +82,12 @@ func New(cfg Config) (*Relay, error) {
 	}
 	cfg.setDefaults()
 	r := &Relay{
-		cfg:    cfg,
-		sarama: *cfg.Sarama,
-		topic:  cfg.Topic(),
-		name:   cfg.CheckpointName(),
-		filter: &esdb.SubscriptionFilter{Type: esdb.StreamFilterType, Prefixes: []string{cfg.StreamPrefix()}},
+		cfg:        cfg,
+		sarama:     *cfg.Sarama,
+		topic:      cfg.Topic(),
+		typePrefix: cfg.Context + ".",
+		name:       cfg.CheckpointName(),
+		filter:     &esdb.SubscriptionFilter{Type: esdb.StreamFilterType, Prefixes: []string{cfg.StreamPrefix()}},
 	}
 	r.sarama.Producer.Return.Successes = true
 	r.sarama.Producer.Return.Errors = true
@@ -287,7 +289,7 @@ func (s *session) handle(ctx context.Context, ev eventstore.RecordedEvent) error
 		r.skipped.Add(1)
 		return nil
 	}
-	if !strings.HasPrefix(ie.Type, r.cfg.Context+".") {
+	if !strings.HasPrefix(ie.Type, r.typePrefix) {
 		return fmt.Errorf("%w: %s@%d (%s): integration event type %q is not of context %q",
 			ErrMapping, ev.Stream, ev.Revision, ev.Type, ie.Type, r.cfg.Context)
 	}
