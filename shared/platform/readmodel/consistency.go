@@ -57,13 +57,14 @@ func (n Namespace) WaitApplied(ctx context.Context, rdb redis.UniversalClient, w
 		default:
 			return err
 		}
-		if time.Now().Add(poll).After(deadline) {
+		left := time.Until(deadline)
+		if left <= 0 {
 			return last
 		}
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-time.After(poll):
+		case <-time.After(min(poll, left)):
 		}
 	}
 }
