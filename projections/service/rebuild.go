@@ -181,7 +181,7 @@ func (s *Service) rebuildPartition(ctx context.Context, gen string, pc sarama.Pa
 		case msg = <-pc.Messages():
 		}
 		batch = batch[:0]
-		next := msg.Offset + 1
+		var next int64
 	fill:
 		for {
 			if ev, ok := s.decode(reg, msg); ok {
