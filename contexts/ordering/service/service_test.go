@@ -40,7 +40,10 @@ type rig struct {
 
 func newRig(t *testing.T) *rig {
 	t.Helper()
-	brokers := testinfra.KafkaBrokers(t)
+	// The service uses the design's fixed topics and group names, so on the
+	// shared real broker it would consume other modules' leftovers: it gets
+	// a broker of its own. The tests module runs the contexts on real Kafka.
+	brokers := testinfra.EmbeddedKafka(t)
 	cfg := messaging.NewSaramaConfig("ordering-service-test")
 	topics := []string{messaging.TopicFor(events.ContextCatalog), messaging.TopicFor(events.ContextPayments), messaging.TopicFor(events.ContextOrdering)}
 	if err := messaging.EnsureTopics(brokers, cfg, topics...); err != nil {
