@@ -15,39 +15,39 @@
 local RANK = {PENDING = 1, RESERVED = 2, CONFIRMED = 3, CANCELLED = 4}
 local PRANK = {failed = 1, captured = 2, refunded = 3}
 
--- reindex puts an order in its customer's lists once it is placed, and
--- moves it to the list of its current status.
-local function reindex(ns, oid)
+-- settle brings an order's derived keys up to date with its hash, with
+-- one read: once placed, it is in its customer's lists under its current
+-- status; once confirmed with known lines (from order_placed, which may
+-- arrive after the confirmation), its lines count in the product sales.
+local function settle(ns, oid)
   local k = ns .. 'o:' .. oid
-  local f = redis.call('HMGET', k, 'cust', 'cm', 'st', 'ix')
-  local cust, cm, st, ix = f[1], f[2], f[3], f[4]
-  if (not cust) or (not cm) or (not st) or ix == st then return end
-  local base = ns .. 'c:' .. cust .. ':o'
-  if ix then redis.call('ZREM', base .. ':' .. ix, cm) end
-  redis.call('ZADD', base, 0, cm)
-  redis.call('ZADD', base .. ':' .. st, 0, cm)
-  redis.call('HSET', k, 'ix', st)
-end
-
--- countLines adds a confirmed order's lines to the product sales once
--- both the confirmation and the lines (from order_placed) are known.
-local function countLines(ns, oid)
-  local k = ns .. 'o:' .. oid
-  local f = redis.call('HMGET', k, 'st', 'lenc', 'lc')
-  if f[1] ~= 'CONFIRMED' or (not f[2]) or f[3] then return end
-  for sku, q, p in string.gmatch(f[2], '([^ ;]+) (%d+) (%d+);') do
-    redis.call('ZINCRBY', ns .. 's:rev', tonumber(q) * tonumber(p), sku)
-    redis.call('HINCRBY', ns .. 's:qty', sku, q)
+  local f = redis.call('HMGET', k, 'cust', 'cm', 'st', 'ix', 'lenc', 'lc')
+  local cust, cm, st, ix, lenc, lc = f[1], f[2], f[3], f[4], f[5], f[6]
+  if cust and cm and st and ix ~= st then
+    local base = ns .. 'c:' .. cust .. ':o'
+    if ix then
+      redis.call('ZREM', base .. ':' .. ix, cm)
+    else
+      redis.call('ZADD', base, 0, cm)
+    end
+    redis.call('ZADD', base .. ':' .. st, 0, cm)
+    redis.call('HSET', k, 'ix', st)
   end
-  redis.call('HSET', k, 'lc', '1')
+  if st == 'CONFIRMED' and lenc and not lc then
+    for sku, q, p in string.gmatch(lenc, '([^ ;]+) (%d+) (%d+);') do
+      redis.call('ZINCRBY', ns .. 's:rev', tonumber(q) * tonumber(p), sku)
+      redis.call('HINCRBY', ns .. 's:qty', sku, q)
+    end
+    redis.call('HSET', k, 'lc', '1')
+  end
 end
 
--- setStatus applies the precedence: CONFIRMED and CANCELLED are final,
--- otherwise a higher rank wins.
+-- setStatus applies the precedence (CONFIRMED and CANCELLED are final,
+-- otherwise a higher rank wins) and settles the order when it changed.
 local function setStatus(ns, oid, st)
   local k = ns .. 'o:' .. oid
   local cur = redis.call('HGET', k, 'st')
-  if cur and (RANK[cur] >= 3 or RANK[cur] >= RANK[st]) then return end
+  if cur and (RANK[cur] >= 3 or RANK[cur] >= RANK[st]) then return false end
   redis.call('HSET', k, 'st', st)
   if st == 'CONFIRMED' then
     redis.call('HINCRBY', ns .. 's', 'revenue', redis.call('HGET', k, 'total') or '0')
@@ -55,14 +55,15 @@ local function setStatus(ns, oid, st)
   elseif st == 'CANCELLED' then
     redis.call('HINCRBY', ns .. 's', 'cancelled', 1)
   end
-  countLines(ns, oid)
-  reindex(ns, oid)
+  settle(ns, oid)
+  return true
 end
 
-local function setPayment(ns, oid, pst)
+local function setPayment(ns, oid, pst, method)
   local k = ns .. 'o:' .. oid
   local cur = redis.call('HGET', k, 'pst')
   if (not cur) or PRANK[cur] < PRANK[pst] then redis.call('HSET', k, 'pst', pst) end
+  if method then redis.call('HSET', k, 'pmethod', method) end
 end
 
 local function timeline(ns, oid, tl)
@@ -104,9 +105,7 @@ local function apply(ns, a, i, n)
     elseif kind == 'OP' then
       redis.call('HSET', ns .. 'o:' .. oid, 'cust', a[i + 3], 'cm', a[i + 4], 'total', a[i + 5], 'cur', a[i + 6],
         'method', a[i + 7], 'lines', a[i + 8], 'lenc', a[i + 9], 'placedAt', a[i + 10])
-      setStatus(ns, oid, 'PENDING')
-      reindex(ns, oid)
-      countLines(ns, oid)
+      if not setStatus(ns, oid, 'PENDING') then settle(ns, oid) end
     elseif kind == 'OC' then
       redis.call('HSET', ns .. 'o:' .. oid, 'cust', a[i + 3], 'total', a[i + 4])
       setStatus(ns, oid, 'CONFIRMED')
@@ -114,8 +113,7 @@ local function apply(ns, a, i, n)
       redis.call('HSET', ns .. 'o:' .. oid, 'cust', a[i + 3], 'reason', a[i + 4])
       setStatus(ns, oid, 'CANCELLED')
     elseif kind == 'PC' then
-      setPayment(ns, oid, 'captured')
-      redis.call('HSET', ns .. 'o:' .. oid, 'pmethod', a[i + 4])
+      setPayment(ns, oid, 'captured', a[i + 4])
     elseif kind == 'PF' then
       setPayment(ns, oid, 'failed')
     elseif kind == 'PX' then

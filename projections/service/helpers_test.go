@@ -45,7 +45,7 @@ func forEachBackend(t *testing.T, fn func(t *testing.T, brokers []string, redisU
 
 // env is one test's platform: unique topics, key root and group.
 type env struct {
-	t       *testing.T
+	t       testing.TB
 	brokers []string
 	rdb     *redis.Client
 	topics  map[string]string // context -> topic
@@ -54,7 +54,7 @@ type env struct {
 	prod    sarama.SyncProducer
 }
 
-func newEnv(t *testing.T, brokers []string, redisURL string) *env {
+func newEnv(t testing.TB, brokers []string, redisURL string) *env {
 	t.Helper()
 	opts, err := redis.ParseURL(redisURL)
 	if err != nil {
@@ -215,7 +215,7 @@ func token(msgs []scenario.Msg) string {
 
 // get does a GET with an optional bearer token and consistency token and
 // decodes a JSON answer into out (if not nil).
-func get(t *testing.T, url, bearer, consistency string, out any) *http.Response {
+func get(t testing.TB, url, bearer, consistency string, out any) *http.Response {
 	t.Helper()
 	req, _ := http.NewRequest(http.MethodGet, url, nil)
 	if bearer != "" {

@@ -57,6 +57,7 @@ const applyLoop = `
 local appliedKey, offsetsKey, metaKey = ns .. 'applied', ns .. 'offsets', ns .. 'meta'
 local done = 0
 local newest = 0
+local offs = {}
 local i = 3
 while i <= #ARGV do
   local stream, rev, of, off, at, n = ARGV[i], tonumber(ARGV[i+1]), ARGV[i+2], tonumber(ARGV[i+3]), tonumber(ARGV[i+4]), tonumber(ARGV[i+5])
@@ -67,11 +68,13 @@ while i <= #ARGV do
     done = done + 1
     if at > newest then newest = at end
   end
-  if of ~= '' then
-    local c = redis.call('HGET', offsetsKey, of)
-    if (not c) or tonumber(c) < off then redis.call('HSET', offsetsKey, of, ARGV[i+3]) end
-  end
+  if of ~= '' and ((not offs[of]) or offs[of] < off) then offs[of] = off end
   i = i + 6 + n
+end
+-- One offset write per partition and batch, never moving backwards.
+for of, off in pairs(offs) do
+  local c = redis.call('HGET', offsetsKey, of)
+  if (not c) or tonumber(c) < off then redis.call('HSET', offsetsKey, of, string.format('%d', off)) end
 end
 if done > 0 then
   redis.call('HINCRBY', metaKey, 'events', done)
