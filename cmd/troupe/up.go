@@ -6,48 +6,68 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
-	embes "github.com/troupe-dev/troupe/embedded/eventstore"
-	embkafka "github.com/troupe-dev/troupe/embedded/kafka"
-	embredis "github.com/troupe-dev/troupe/embedded/redis"
+	"github.com/troupe-dev/troupe/cmd/troupe/stack"
+	"github.com/troupe-dev/troupe/shared/platform/httpapi"
 )
 
 // upConfig is what `troupe up` is started with.
 type upConfig struct {
 	dataDir        string
+	httpAddr       string
 	eventstoreAddr string
 	kafkaAddr      string
 	redisAddr      string
+	eventstoreURL  string
+	kafkaBrokers   string
+	redisURL       string
+	pspURL         string
+	jwtSecret      string
+	currency       string
+	orderTimeout   string
 }
 
 func newUpCmd() *cobra.Command {
 	var cfg upConfig
 	cmd := &cobra.Command{
 		Use:   "up",
-		Short: "Run the platform in one process on the embedded servers",
-		Long: "Starts the embedded event store and Kafka broker (both kept in the data dir)\n" +
-			"and Redis (miniredis), writes <data dir>/endpoints.json, and runs until Ctrl-C.",
+		Short: "Run the whole platform in one process on the embedded servers",
+		Long: "Starts the embedded event store and Kafka broker (both kept in the data dir), Redis\n" +
+			"(miniredis) and the card gateway simulator, the catalog, ordering, payments and\n" +
+			"projections services, and their API on one HTTP listener; writes\n" +
+			"<data dir>/endpoints.json, prints the URLs and an admin token, and runs until Ctrl-C.\n" +
+			"Give a URL (or brokers) to use a running server instead of an embedded one.",
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return up(cmd.Context(), cmd.OutOrStdout(), cfg)
 		},
 	}
 	fs := cmd.Flags()
-	envFlag(fs, &cfg.dataDir, "data-dir", "./data", "directory for embedded data and endpoints.json")
+	envFlag(fs, &cfg.dataDir, "data-dir", "./data", "directory for embedded data, endpoints.json and the generated JWT secret")
+	envFlag(fs, &cfg.httpAddr, "http-addr", "127.0.0.1:8080", "API listener")
 	envFlag(fs, &cfg.eventstoreAddr, "eventstore-addr", "127.0.0.1:0", "listen address of the embedded event store")
 	envFlag(fs, &cfg.kafkaAddr, "kafka-addr", "127.0.0.1:0", "listen address of the embedded Kafka broker")
 	envFlag(fs, &cfg.redisAddr, "redis-addr", "127.0.0.1:0", "listen address of the embedded Redis")
+	envFlag(fs, &cfg.eventstoreURL, "eventstore-url", "", "a running event store instead of the embedded one")
+	envFlag(fs, &cfg.kafkaBrokers, "kafka-brokers", "", "comma-separated brokers of a running Kafka instead of the embedded one")
+	envFlag(fs, &cfg.redisURL, "redis-url", "", "a running Redis instead of the embedded one")
+	envFlag(fs, &cfg.pspURL, "psp-url", "", "the card payment gateway instead of the embedded simulator")
+	envFlag(fs, &cfg.jwtSecret, "jwt-secret", "", "HS256 signing secret, at least 32 bytes (default: generated into the data dir)")
+	envFlag(fs, &cfg.currency, "currency", "EUR", "the deployment's one currency")
+	envFlag(fs, &cfg.orderTimeout, "order-timeout", "60s", "an order not confirmed by then is cancelled")
 	return cmd
 }
 
 // endpoints is the content of <data dir>/endpoints.json, which other
-// commands read to find a running platform. Fields appear as the platform
-// grows; an empty one is omitted.
+// commands read to find a running platform. An empty field is omitted.
 type endpoints struct {
 	HTTP       string `json:"http,omitempty"`
 	EventStore string `json:"eventstore,omitempty"`
@@ -56,7 +76,20 @@ type endpoints struct {
 	PID        int    `json:"pid"`
 }
 
+// flagFor names the flag that moves each component to another address.
+var flagFor = map[string]string{
+	"http": "--http-addr", "eventstore": "--eventstore-addr", "kafka": "--kafka-addr",
+	"redis": "--redis-addr", "psp": "--psp-url",
+}
+
 func up(ctx context.Context, out io.Writer, cfg upConfig) error {
+	timeout, err := time.ParseDuration(cfg.orderTimeout)
+	if err != nil || timeout <= 0 {
+		return usageError{fmt.Errorf("--order-timeout %q: want a positive duration such as 60s", cfg.orderTimeout)}
+	}
+	if len(cfg.currency) != 3 || strings.ToUpper(cfg.currency) != cfg.currency {
+		return usageError{fmt.Errorf("--currency %q: want a three-letter upper-case code such as EUR", cfg.currency)}
+	}
 	if err := os.MkdirAll(cfg.dataDir, 0o755); err != nil {
 		return fmt.Errorf("data dir %s: %w (choose another with --data-dir)", cfg.dataDir, err)
 	}
@@ -66,36 +99,76 @@ func up(ctx context.Context, out io.Writer, cfg upConfig) error {
 	}
 	defer unlock()
 
-	es, err := embes.Start(ctx, embes.Config{Addr: cfg.eventstoreAddr, DataDir: filepath.Join(cfg.dataDir, "eventstore")})
-	if err != nil {
-		return fmt.Errorf("%w (choose another address with --eventstore-addr)", err)
+	var brokers []string
+	if cfg.kafkaBrokers != "" {
+		brokers = strings.Split(cfg.kafkaBrokers, ",")
 	}
-	defer es.Close()
-	kafka, err := embkafka.Start(ctx, embkafka.Config{Addr: cfg.kafkaAddr, DataDir: filepath.Join(cfg.dataDir, "kafka")})
+	// The services log warnings and errors only; the lines a user wants
+	// (ready, stopping) are printed here.
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	startCtx, cancelStart := context.WithTimeout(ctx, 30*time.Second)
+	defer cancelStart()
+	st, err := stack.Start(startCtx, stack.Config{
+		DataDir: cfg.dataDir, HTTPAddr: cfg.httpAddr,
+		EventStoreURL: cfg.eventstoreURL, EventStoreAddr: cfg.eventstoreAddr,
+		KafkaBrokers: brokers, KafkaAddr: cfg.kafkaAddr,
+		RedisURL: cfg.redisURL, RedisAddr: cfg.redisAddr,
+		PSPURL: cfg.pspURL, JWTSecret: []byte(cfg.jwtSecret),
+		Currency: cfg.currency, OrderTimeout: timeout, Logger: logger,
+	})
 	if err != nil {
+		var ae *stack.AddrError
+		if errors.As(err, &ae) {
+			return fmt.Errorf("%w (choose another with %s)", err, flagFor[ae.Component])
+		}
 		return err
 	}
-	defer kafka.Close()
-	redis, err := embredis.Start(ctx, embredis.Config{Addr: cfg.redisAddr})
-	if err != nil {
-		return err
-	}
-	defer redis.Close()
+	defer st.Close()
 
-	ep := endpoints{EventStore: es.URL(), Kafka: kafka.Addr(), Redis: redis.URL(), PID: os.Getpid()}
+	redisURL := st.RedisURL()
+	ep := endpoints{HTTP: st.HTTPAddr(), EventStore: st.EventStoreURL(), Kafka: strings.Join(st.Brokers(), ","),
+		Redis: redisURL, PID: os.Getpid()}
 	epPath := filepath.Join(cfg.dataDir, "endpoints.json")
 	if err := writeJSONFile(epPath, ep); err != nil {
 		return err
 	}
 	defer os.Remove(epPath)
+	token, err := st.Auth().Issue("admin", httpapi.RoleAdmin, 24*time.Hour)
+	if err != nil {
+		return err
+	}
 
 	fmt.Fprintf(out, "troupe is up (data in %s)\n", cfg.dataDir)
+	fmt.Fprintf(out, "  http        %s\n", st.HTTPURL())
 	fmt.Fprintf(out, "  eventstore  %s\n", ep.EventStore)
 	fmt.Fprintf(out, "  kafka       %s\n", ep.Kafka)
 	fmt.Fprintf(out, "  redis       %s\n", ep.Redis)
+	fmt.Fprintf(out, "  psp         %s\n", st.PSPURL())
+	fmt.Fprintf(out, "  admin token %s\n", token)
 	fmt.Fprintf(out, "  endpoints written to %s; Ctrl-C stops\n", epPath)
-	<-ctx.Done()
+
+	ready := make(chan error, 1)
+	go func() { ready <- st.Ready(ctx) }()
+	for {
+		select {
+		case err := <-ready:
+			if err == nil {
+				fmt.Fprintln(out, "ready: catalog, ordering, payments and projections are caught up")
+			}
+			ready = nil
+			continue
+		case <-st.Failed():
+			fmt.Fprintln(out, "stopping")
+			return st.Err()
+		case <-ctx.Done():
+		}
+		break
+	}
 	fmt.Fprintln(out, "stopping")
+	if err := st.Close(); err != nil {
+		return err
+	}
+	fmt.Fprintln(out, "stopped")
 	return nil
 }
 
