@@ -317,3 +317,8 @@ func (s *Service) Lag(ctx context.Context) (Lag, error) {
 	}
 	return l, nil
 }
+
+// DeadLetters lists the events the live feed gave up on.
+func (s *Service) DeadLetters(ctx context.Context) ([]messaging.DeadLetter, error) {
+	return s.sub.DeadLetters(ctx)
+}

@@ -267,3 +267,40 @@ func TestRestartWithEmptyRedis(t *testing.T) {
 		}
 	})
 }
+
+// TestEmptiedWhileRunning: the model's keys vanish under a running service
+// (FLUSHALL); the live feed waits instead of dead-lettering, queries answer
+// 503, and a rebuild restores the same model, then live updates continue.
+func TestEmptiedWhileRunning(t *testing.T) {
+	t.Parallel()
+	forEachBackend(t, func(t *testing.T, brokers []string, redisURL string) {
+		e := newEnv(t, brokers, redisURL)
+		h := scenario.History(scenario.Config{Orders: 40, Products: 5, Customers: 4, Seed: 6})
+		first, rest := h[:len(h)/2], h[len(h)/2:]
+		e.publish(first...)
+		svc, url, _ := e.start()
+		e.waitFor(token(first))
+
+		ctx := context.Background()
+		keys, _ := e.rdb.Keys(ctx, e.cfg.KeyRoot+"*").Result()
+		if err := e.rdb.Del(ctx, keys...).Err(); err != nil {
+			t.Fatal(err)
+		}
+		e.publish(rest...) // delivered while there is no model
+		if r := get(t, url+"/api/products", "", "", nil); r.StatusCode != http.StatusServiceUnavailable || r.Header.Get("Retry-After") == "" {
+			t.Fatalf("query without a model: %d", r.StatusCode)
+		}
+		if err := svc.Rebuild(ctx, nil); err != nil {
+			t.Fatal(err)
+		}
+		e.waitFor(token(h))
+		waitNoLag(t, e)
+		if got, want := e.liveChecksum(), e.reference(h); got != want {
+			t.Fatal("model after emptying and rebuilding differs from the model of the history")
+		}
+		dl, err := svc.DeadLetters(ctx)
+		if err != nil || len(dl) != 0 {
+			t.Fatalf("dead letters: %v, %v", dl, err)
+		}
+	})
+}
