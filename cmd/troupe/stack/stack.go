@@ -225,6 +225,9 @@ func Start(ctx context.Context, cfg Config) (st *Stack, err error) {
 }
 
 func (s *Stack) startInfra(ctx context.Context) error {
+	// The embedded servers stop when the context they start with ends; the
+	// stack owns their lifetime (Close), not the caller's start deadline.
+	ctx = context.WithoutCancel(ctx)
 	cfg := s.cfg
 	quiet := s.log
 	if cfg.EventStoreURL == "" {
