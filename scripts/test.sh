@@ -41,15 +41,6 @@ for mod in $(scripts/modules.sh); do
     failed+=("$mod")
   fi
 done
-if [ -z "$short" ] && [ -n "$race" ]; then
-  # Watermill's universal TestReconnect races on its own bookkeeping, so it
-  # runs here once more without -race (see shared/platform/messaging/pubsub_test.go).
-  echo "=== watermill TestReconnect against a restarted real broker (no -race: the suite's own race)"
-  if ! (cd shared/platform && go test -count=1 -timeout 10m \
-    -run 'TestWatermillUniversalSuite/real/TestReconnect' ./messaging); then
-    failed+=("watermill-reconnect")
-  fi
-fi
 echo "=== $(($(date +%s) - start))s for $(scripts/modules.sh | wc -l) modules"
 if [ ${#failed[@]} -gt 0 ]; then
   echo "FAILED modules: ${failed[*]}"
