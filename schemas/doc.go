@@ -1,0 +1,3 @@
+// Package schemas embeds the JSON Schemas (2020-12) of every integration
+// event version: the published contract. See README.md.
+package schemas

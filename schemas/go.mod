@@ -1,0 +1,3 @@
+module github.com/troupe-dev/troupe/schemas
+
+go 1.26
