@@ -1,0 +1,214 @@
+// Package service wires the loyalty subscriber: its consumer of
+// payments.events, its Redis read model and its query API. Other programs
+// (troupe up, troupe serve loyalty) run it through New, Routes, Run and
+// Ready.
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/IBM/sarama"
+	"github.com/labstack/echo/v4"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/troupe-dev/troupe/shared/events"
+	"github.com/troupe-dev/troupe/shared/platform/httpapi"
+	"github.com/troupe-dev/troupe/shared/platform/messaging"
+	"github.com/troupe-dev/troupe/shared/platform/readmodel"
+	"github.com/troupe-dev/troupe/subscribers/loyalty/points"
+	"github.com/troupe-dev/troupe/subscribers/loyalty/ports"
+)
+
+// Name is the loyalty subscriber's stable name: its consumer group and the
+// prefix of its dead-letter topic. Renaming it re-consumes all history.
+const Name = "loyalty"
+
+// Config configures the loyalty service. Zero fields take the defaults
+// documented on each.
+type Config struct {
+	// Brokers is the Kafka bootstrap list. Required.
+	Brokers []string
+	// Redis is the read store; or give RedisURL ("redis://host:port/db")
+	// and the service opens (and Close closes) its own client.
+	Redis    redis.UniversalClient
+	RedisURL string
+	// Auth verifies bearer tokens. Required for Routes.
+	Auth *httpapi.Auth
+	// Logger defaults to slog.Default().
+	Logger *slog.Logger
+	// Name is the consumer group; default Name. Tests set a unique one.
+	Name string
+	// Topics default to payments.events.
+	Topics []string
+	// KeyPrefix prefixes every Redis key; default "troupe:rm:<Name>:".
+	KeyPrefix string
+	// Sarama defaults to messaging.NewSaramaConfig(Name).
+	Sarama *sarama.Config
+	// MaxAttempts, RetryInitial and RetryMax tune the SDK's retries (its
+	// defaults when zero).
+	MaxAttempts  int
+	RetryInitial time.Duration
+	RetryMax     time.Duration
+}
+
+func (c *Config) setDefaults() {
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.Name == "" {
+		c.Name = Name
+	}
+	if len(c.Topics) == 0 {
+		c.Topics = []string{messaging.TopicFor(events.ContextPayments)}
+	}
+	if c.KeyPrefix == "" {
+		c.KeyPrefix = "troupe:rm:" + c.Name + ":"
+	}
+	if c.Sarama == nil {
+		c.Sarama = messaging.NewSaramaConfig(c.Name)
+	}
+}
+
+// Validate reports a configuration that cannot work.
+func (c *Config) Validate() error {
+	if len(c.Brokers) == 0 {
+		return errors.New("loyalty: no Kafka brokers")
+	}
+	if c.Redis == nil && c.RedisURL == "" {
+		return errors.New("loyalty: no Redis (Redis or RedisURL)")
+	}
+	return nil
+}
+
+// Service is the loyalty subscriber with its read model and query API. Its
+// methods are safe for concurrent use; Run is called once.
+type Service struct {
+	cfg      Config
+	rdb      redis.UniversalClient
+	ownRedis bool
+	model    *points.Model
+	sub      *messaging.Subscriber
+	running  atomic.Bool
+}
+
+// New builds the service; it does not connect to Kafka until Run.
+func New(cfg Config) (*Service, error) {
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	s := &Service{cfg: cfg, rdb: cfg.Redis, model: points.New(cfg.KeyPrefix)}
+	if s.rdb == nil {
+		opts, err := redis.ParseURL(cfg.RedisURL)
+		if err != nil {
+			return nil, fmt.Errorf("loyalty: redis url: %w", err)
+		}
+		s.rdb, s.ownRedis = redis.NewClient(opts), true
+	}
+	sub, err := messaging.NewSubscriber(cfg.Name, messaging.SubscriberConfig{
+		Brokers: cfg.Brokers, Sarama: cfg.Sarama, Topics: cfg.Topics, Logger: cfg.Logger,
+		MaxAttempts: cfg.MaxAttempts, RetryInitial: cfg.RetryInitial, RetryMax: cfg.RetryMax,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("loyalty: %w", err)
+	}
+	s.sub = sub
+	messaging.Handle(sub, s.onCaptured)
+	messaging.Handle(sub, s.onRefunded)
+	return s, nil
+}
+
+func source(m messaging.Meta) points.Source {
+	return points.Source{Stream: m.Stream, Revision: m.Revision, Topic: m.Topic, Partition: m.Partition, Offset: m.Offset}
+}
+
+func (s *Service) onCaptured(ctx context.Context, e events.PaymentCaptured, m messaging.Meta) error {
+	pts, err := points.For(e.AmountCents)
+	if err != nil {
+		return fmt.Errorf("payment %s of order %s: %w", e.PaymentID, e.OrderID, err)
+	}
+	_, err = s.model.Earn(ctx, s.rdb, source(m), e.CustomerID, pts)
+	return err
+}
+
+func (s *Service) onRefunded(ctx context.Context, e events.PaymentRefunded, m messaging.Meta) error {
+	pts, err := points.For(e.AmountCents)
+	if err != nil {
+		return fmt.Errorf("refund of order %s: %w", e.OrderID, err)
+	}
+	_, err = s.model.Reverse(ctx, s.rdb, source(m), e.CustomerID, pts)
+	return err
+}
+
+// Close releases the Redis client the service opened itself.
+func (s *Service) Close() error {
+	if s.ownRedis {
+		return s.rdb.Close()
+	}
+	return nil
+}
+
+// Model returns the read model (for tools and tests).
+func (s *Service) Model() *points.Model { return s.model }
+
+// Subscriber returns the SDK subscriber (for lag, dead letters, redrive).
+func (s *Service) Subscriber() *messaging.Subscriber { return s.sub }
+
+// Routes registers GET /api/customers/{customerId}/loyalty on e.
+func (s *Service) Routes(e *echo.Echo) {
+	h := &ports.HTTP{Model: s.model, Redis: s.rdb, Auth: s.cfg.Auth}
+	h.Register(e)
+}
+
+// Run consumes until ctx ends and returns nil after a clean stop. It first
+// positions the consumer group at the offsets stored in Redis with the
+// points (the oldest offset where there are none), so a new deployment, or
+// one whose Redis was emptied, catches up on all history, and what Redis
+// holds and where consumption resumes always agree.
+func (s *Service) Run(ctx context.Context) error {
+	if err := messaging.EnsureTopics(s.cfg.Brokers, s.cfg.Sarama, s.cfg.Topics...); err != nil {
+		return fmt.Errorf("loyalty: %w", err)
+	}
+	offsets, err := s.model.Offsets(ctx, s.rdb)
+	if err != nil {
+		return err
+	}
+	if err := s.seek(ctx, offsets); err != nil {
+		return fmt.Errorf("loyalty: %w", err)
+	}
+	s.running.Store(true)
+	defer s.running.Store(false)
+	return s.sub.Run(ctx)
+}
+
+// seek positions the group, retrying while a previous member of it is
+// still leaving (Kafka refuses a simple commit to a group with members).
+func (s *Service) seek(ctx context.Context, offsets map[string]int64) error {
+	deadline := time.Now().Add(45 * time.Second)
+	for {
+		err := readmodel.SeekGroup(s.cfg.Brokers, s.cfg.Sarama, s.cfg.Name, s.cfg.Topics, offsets)
+		if err == nil || time.Now().After(deadline) {
+			return err
+		}
+		s.cfg.Logger.Warn("loyalty: cannot position the consumer group yet; retrying", "err", err)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+// Ready reports whether the service is consuming (Run has positioned its
+// group and started the subscriber). It does no I/O.
+func (s *Service) Ready() error {
+	if !s.running.Load() {
+		return errors.New("loyalty: not consuming")
+	}
+	return nil
+}
