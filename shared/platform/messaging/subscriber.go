@@ -16,6 +16,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/cenkalti/backoff/v5"
 
+	"github.com/troupe-dev/troupe/schemas"
 	"github.com/troupe-dev/troupe/shared/events"
 )
 
@@ -36,8 +37,13 @@ type SubscriberConfig struct {
 	// attempts (defaults 50 ms and 2 s).
 	RetryInitial time.Duration
 	RetryMax     time.Duration
-	// Registry decodes payloads; default events.NewRegistry().
+	// Registry upcasts and decodes payloads; default events.NewRegistry().
 	Registry *events.Registry
+	// Schemas validates every payload before its handler runs, against the
+	// schema of the version it was written as; a type without a schema, or
+	// a payload that does not conform, is dead-lettered at once. Default:
+	// every published schema (schemas.Compile()).
+	Schemas *schemas.Set
 	// Hooks receive metrics events; nil hooks are skipped.
 	Hooks Hooks
 	// Logger receives operational logs; default slog.Default().
@@ -140,16 +146,29 @@ func NewSubscriber(name string, cfg SubscriberConfig) (*Subscriber, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	if cfg.Schemas == nil {
+		set, err := compileSchemas()
+		if err != nil {
+			return nil, err
+		}
+		cfg.Schemas = set
+	}
 	return &Subscriber{name: name, cfg: cfg, handlers: map[string]handler{}, parked: map[string]bool{}}, nil
 }
 
 // Name returns the subscriber's name, which is also its consumer group.
 func (s *Subscriber) Name() string { return s.name }
 
-// Handle registers fn for the event type of E. Registering a type twice
-// replaces the earlier handler. Call it before Run.
+// Handle registers fn for the event type of E, which must be the current
+// version of its event: fn also receives every older version, upcast (a
+// v1 order_placed arrives as events.OrderPlaced, with Meta.EventType the
+// current type). Registering a type twice replaces the earlier handler.
+// Registering a superseded version panics. Call it before Run.
 func Handle[E events.Event](s *Subscriber, fn func(ctx context.Context, e E, m Meta) error) {
 	var zero E
+	if cur := s.currentType(zero.EventType()); cur != zero.EventType() {
+		panic(fmt.Sprintf("messaging.Handle: %s is superseded by %s; handle the current version", zero.EventType(), cur))
+	}
 	s.handlers[zero.EventType()] = func(ctx context.Context, payload []byte, m Meta) error {
 		ev, err := s.cfg.Registry.Decode(m.EventType, payload)
 		if err != nil {
@@ -163,11 +182,13 @@ func Handle[E events.Event](s *Subscriber, fn func(ctx context.Context, e E, m M
 	}
 }
 
-// HandleRaw registers fn for eventType, receiving the JSON payload as it is
-// (for forwarders such as webhooks). A payload that is not JSON is
-// dead-lettered at once. Call it before Run.
+// HandleRaw registers fn for eventType, receiving the JSON payload as
+// validated and upcast to the current version (for forwarders such as
+// webhooks). Naming a superseded version registers its current one, so fn
+// receives every version of the event in the current shape. A payload that
+// is not JSON is dead-lettered at once. Call it before Run.
 func HandleRaw(s *Subscriber, eventType string, fn func(ctx context.Context, payload []byte, m Meta) error) {
-	s.handlers[eventType] = func(ctx context.Context, payload []byte, m Meta) error {
+	s.handlers[s.currentType(eventType)] = func(ctx context.Context, payload []byte, m Meta) error {
 		if !json.Valid(payload) {
 			return fmt.Errorf("%w: not JSON", errUndecodable)
 		}
@@ -310,13 +331,22 @@ func (s *Subscriber) deliver(ctx context.Context, topic string, msg *message.Mes
 // when it keeps failing or can never succeed. It returns nil once the event
 // is settled (handled, skipped, or dead-lettered) and an error only when
 // the context ended first.
+//
+// Before the handler runs, the payload is validated against its version's
+// schema and upcast to the current version (see contract.go); the handler
+// and the hooks see the current type in m.EventType, while a dead letter
+// keeps the message as it was received.
 func (s *Subscriber) handle(ctx context.Context, rec Message, m Meta, redrive bool) error {
-	fn, ok := s.handlers[m.EventType]
+	fn, ok := s.handlers[s.currentType(m.EventType)]
 	if !ok {
 		return nil // a type this subscriber does not react to
 	}
 	if !redrive && s.isParked(m.Stream) {
 		return s.deadLetter(ctx, rec, m, "parked behind an earlier dead-lettered event of stream "+m.Stream, 0)
+	}
+	cur, payload, perr := s.prepare(m.EventType, rec.Value)
+	if perr == nil {
+		m.EventType = cur
 	}
 	b := backoff.NewExponentialBackOff()
 	b.InitialInterval, b.MaxInterval = s.cfg.RetryInitial, s.cfg.RetryMax
@@ -324,7 +354,9 @@ func (s *Subscriber) handle(ctx context.Context, rec Message, m Meta, redrive bo
 	for m.Attempt = 1; ; m.Attempt++ {
 		start := time.Now()
 		m.Redriven = redrive
-		err = fn(ctx, rec.Value, m)
+		if err = perr; err == nil {
+			err = fn(ctx, payload, m)
+		}
 		if err == nil {
 			if s.cfg.Hooks.Processed != nil {
 				s.cfg.Hooks.Processed(m, time.Since(start))

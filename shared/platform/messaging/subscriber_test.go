@@ -162,7 +162,7 @@ func TestCatchUpInOrder(t *testing.T) {
 		const streams, perStream = 8, 25
 		for i := 0; i < perStream; i++ {
 			for s := 0; s < streams; s++ {
-				r.publish(fmt.Sprintf("catalog.product-S%d", s), uint64(i), events.StockReceived{SKU: fmt.Sprintf("S%d", s), Quantity: i + 1})
+				r.publish(fmt.Sprintf("catalog.product-SKU-S%d", s), uint64(i), events.StockReceived{SKU: fmt.Sprintf("SKU-S%d", s), Quantity: i + 1})
 			}
 		}
 		r.publish("ordering.order-x", 0, events.OrderConfirmed{OrderID: "x"}) // no handler: skipped
@@ -178,7 +178,7 @@ func TestCatchUpInOrder(t *testing.T) {
 		run(t, sub)
 		waitFor(t, "all events", func() bool { return rec.count() >= streams*perStream })
 		for s := 0; s < streams; s++ {
-			got := rec.get(fmt.Sprintf("catalog.product-S%d", s))
+			got := rec.get(fmt.Sprintf("catalog.product-SKU-S%d", s))
 			for i, rev := range got {
 				if rev != uint64(i) {
 					t.Fatalf("stream S%d handled %v: order broken or duplicated", s, got)
@@ -195,7 +195,7 @@ func TestRetriesThenSucceedsOnce(t *testing.T) {
 	testinfra.ForEachKafka(t, func(t *testing.T, kb testinfra.KafkaBackend) {
 		t.Parallel()
 		r := newRig(t, kb.Brokers)
-		r.publish("catalog.product-A", 0, events.StockReceived{SKU: "A", Quantity: 1})
+		r.publish("catalog.product-A", 0, events.StockReceived{SKU: "SKU-A", Quantity: 1})
 		var calls, effects, lastAttempt atomic.Int64
 		sub := r.subscriber(messaging.Hooks{})
 		messaging.Handle(sub, func(_ context.Context, e events.StockReceived, m messaging.Meta) error {
@@ -236,7 +236,7 @@ func TestDuplicateDeliveryChangesNothing(t *testing.T) {
 		p := testinfra.KeyPrefix(t)
 		r := newRig(t, kb.Brokers)
 		for _, rev := range []uint64{0, 1, 1, 0, 2, 2} { // duplicates, one reordered redelivery
-			r.publish("catalog.product-D", rev, events.StockReceived{SKU: "D", Quantity: 10})
+			r.publish("catalog.product-D", rev, events.StockReceived{SKU: "SKU-D", Quantity: 10})
 		}
 		var handled atomic.Int64
 		sub := r.subscriber(messaging.Hooks{})
@@ -250,7 +250,7 @@ func TestDuplicateDeliveryChangesNothing(t *testing.T) {
 		})
 		run(t, sub)
 		waitFor(t, "six deliveries", func() bool { return handled.Load() == 6 })
-		if n, err := rdb.Get(context.Background(), p+"stock:D").Int(); err != nil || n != 30 {
+		if n, err := rdb.Get(context.Background(), p+"stock:SKU-D").Int(); err != nil || n != 30 {
 			t.Fatalf("stock = %d, %v; want 30 (three distinct events of 10)", n, err)
 		}
 	})
@@ -334,7 +334,7 @@ func TestUndecodableGoesToDLQAtOnce(t *testing.T) {
 		t.Parallel()
 		r := newRig(t, kb.Brokers)
 		r.publishRaw("catalog.product-U", 0, events.TypeStockReceived, []byte(`{"sku": 42`))
-		r.publish("catalog.product-V", 0, events.StockReceived{SKU: "V", Quantity: 1})
+		r.publish("catalog.product-V", 0, events.StockReceived{SKU: "SKU-V", Quantity: 1})
 		var calls atomic.Int64
 		var rec recorder
 		sub := r.subscriber(messaging.Hooks{})
@@ -381,7 +381,7 @@ func TestLag(t *testing.T) {
 		t.Parallel()
 		r := newRig(t, kb.Brokers)
 		for i := 0; i < 10; i++ {
-			r.publish(fmt.Sprintf("catalog.product-L%d", i), 0, events.StockReceived{SKU: "L", Quantity: 1})
+			r.publish(fmt.Sprintf("catalog.product-L%d", i), 0, events.StockReceived{SKU: "SKU-L", Quantity: 1})
 		}
 		var rec recorder
 		sub := r.subscriber(messaging.Hooks{})
