@@ -511,3 +511,28 @@ func (p *platform) publishAs(t testing.TB, stream string, e events.Event) {
 		t.Fatal(err)
 	}
 }
+
+// rawHistory lists the stored events (private ones too) of an order's
+// streams, for failure messages.
+func (p *platform) rawHistory(t testing.TB, orderID string) string {
+	t.Helper()
+	var b strings.Builder
+	for _, s := range []string{"ordering.order-", "catalog.reservation-", "payments.payment-"} {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		rs, err := p.st.EventStore().ReadStream(ctx, s+orderID, esdb.ReadStreamOptions{From: esdb.Start{}}, math.MaxInt64)
+		if err != nil {
+			cancel()
+			continue
+		}
+		for {
+			ev, err := rs.Recv()
+			if err != nil {
+				break
+			}
+			fmt.Fprintf(&b, "  %s@%d %s %s %s\n", ev.Event.StreamID, ev.Event.EventNumber, ev.Event.CreatedDate.Format("15:04:05.000"), ev.Event.EventType, ev.Event.Data)
+		}
+		rs.Close()
+		cancel()
+	}
+	return b.String()
+}

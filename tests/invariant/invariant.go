@@ -8,6 +8,7 @@ package invariant
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -25,7 +26,9 @@ type Record struct {
 // HoldKind names a change of one order's hold on one product.
 type HoldKind string
 
-// The catalog's per-order holds on a product stream.
+// The catalog's per-order holds on a product stream. A void marks a product
+// that an abandoned reservation never reached (nothing held, nothing will
+// be).
 const (
 	HoldReserved  HoldKind = "reserved"
 	HoldReleased  HoldKind = "released"
@@ -101,6 +104,13 @@ func (r Report) String() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%d orders (%d confirmed, %d cancelled), %d SKUs, %d wallets: %d violations",
 		r.Orders, r.Confirmed, r.Cancelled, r.SKUs, r.Wallets, len(r.Violations))
+	kinds := map[string]int{}
+	for _, v := range r.Violations {
+		kinds[v.Kind]++
+	}
+	for _, k := range slices.Sorted(maps.Keys(kinds)) {
+		fmt.Fprintf(&b, "\n  %s: %d", k, kinds[k])
+	}
 	for i, v := range r.Violations {
 		if i == 20 {
 			fmt.Fprintf(&b, "\n  ... %d more", len(r.Violations)-i)
@@ -123,6 +133,7 @@ type skuFacts struct {
 	received, committed int64
 	holds               map[string]int64 // order -> quantity still held
 	committedBy         map[string]int64
+	voided              map[string]bool
 }
 
 type walletFacts struct {
@@ -153,7 +164,7 @@ func Check(recs []Record, stock map[string]Stock) Report {
 	sku := func(id string) *skuFacts {
 		s := skus[id]
 		if s == nil {
-			s = &skuFacts{holds: map[string]int64{}, committedBy: map[string]int64{}}
+			s = &skuFacts{holds: map[string]int64{}, committedBy: map[string]int64{}, voided: map[string]bool{}}
 			skus[id] = s
 		}
 		return s
@@ -216,8 +227,19 @@ func Check(recs []Record, stock map[string]Stock) Report {
 			held, ok := s.holds[e.OrderID]
 			switch e.Kind {
 			case HoldReserved:
+				if s.voided[e.OrderID] {
+					add(StockBadHold, e.SKU, "reserved for order %s after its void (%s@%d)", e.OrderID, r.Stream, r.Revision)
+				}
 				s.holds[e.OrderID] = held + e.Quantity
-			case HoldReleased, HoldCommitted, HoldVoided:
+			case HoldVoided:
+				// The catalog voids a product the reservation never reached,
+				// so a late attempt takes nothing; a void must never drop a
+				// hold (that is a release).
+				if ok {
+					add(StockBadHold, e.SKU, "void for order %s while it holds %d (%s@%d)", e.OrderID, held, r.Stream, r.Revision)
+				}
+				s.voided[e.OrderID] = true
+			case HoldReleased, HoldCommitted:
 				if !ok {
 					add(StockBadHold, e.SKU, "%s for order %s without a hold (%s@%d)", e.Kind, e.OrderID, r.Stream, r.Revision)
 					continue

@@ -96,6 +96,14 @@ func TestDoctoredHistories(t *testing.T) {
 		{"release without hold", func(h *history) {
 			h.add("catalog.product-SKU-1", invariant.Hold{Kind: invariant.HoldReleased, SKU: "SKU-1", OrderID: "o9", Quantity: 1})
 		}, nil, invariant.StockBadHold},
+		{"void drops a hold", func(h *history) {
+			h.add("catalog.product-SKU-1", invariant.Hold{Kind: invariant.HoldReserved, SKU: "SKU-1", OrderID: "o9", Quantity: 1})
+			h.add("catalog.product-SKU-1", invariant.Hold{Kind: invariant.HoldVoided, SKU: "SKU-1", OrderID: "o9"})
+		}, nil, invariant.StockBadHold},
+		{"reserved after a void", func(h *history) {
+			h.add("catalog.product-SKU-1", invariant.Hold{Kind: invariant.HoldVoided, SKU: "SKU-1", OrderID: "o9"})
+			h.add("catalog.product-SKU-1", invariant.Hold{Kind: invariant.HoldReserved, SKU: "SKU-1", OrderID: "o9", Quantity: 1})
+		}, nil, invariant.StockBadHold},
 		{"catalog counters disagree", func(*history) {}, map[string]invariant.Stock{"SKU-1": {Received: 3, Available: 2, Reserved: 0, Committed: 2}}, invariant.StockMismatch},
 		{"wallet balance wrong", func(h *history) {
 			h.add("payments.wallet-c1", events.FundsDeposited{CustomerID: "c1", AmountCents: 10, BalanceCents: 900})
