@@ -12,8 +12,10 @@ import (
 )
 
 // Mapper returns the relay's mapper for the ordering context: an order's
-// placed, confirmed and cancelled events become ordering.order_placed.v1,
-// order_confirmed.v1 and order_cancelled.v1; everything else (the
+// placed, confirmed and cancelled events become ordering.order_placed.v2
+// (the current version, with the shipping address: null for orders placed
+// without one, including those recorded before v2), order_confirmed.v1 and
+// order_cancelled.v1; everything else (the
 // reservation mark, the price book, streams of other categories) stays
 // private. It is deterministic and free of side effects.
 func Mapper(registry *eventstore.Registry) relay.Mapper {
@@ -38,10 +40,15 @@ func Mapper(registry *eventstore.Registry) relay.Mapper {
 			for i, l := range e.Lines {
 				lines[i] = events.PricedLine{SKU: l.SKU, Quantity: l.Quantity, UnitPriceCents: l.UnitPriceCents}
 			}
-			ie = events.OrderPlaced{
+			placed := events.OrderPlaced{
 				OrderID: orderID, CustomerID: e.CustomerID, Lines: lines, TotalCents: e.TotalCents,
 				Currency: e.Currency, PaymentMethod: e.PaymentMethod, PlacedAt: e.PlacedAt,
 			}
+			if a := e.ShippingAddress; a != nil {
+				placed.ShippingAddress = &events.ShippingAddress{Recipient: a.Recipient, Line1: a.Line1, Line2: a.Line2,
+					City: a.City, PostalCode: a.PostalCode, Country: a.Country}
+			}
+			ie = placed
 		case order.Confirmed:
 			ie = events.OrderConfirmed{OrderID: orderID, CustomerID: e.CustomerID, TotalCents: e.TotalCents}
 		case order.Cancelled:

@@ -3,6 +3,7 @@ package adapters_test
 import (
 	"encoding/json"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -41,6 +42,13 @@ func TestMapper(t *testing.T) {
 			Lines: []order.PlacedLine{{SKU: "MUG-1", Quantity: 2, UnitPriceCents: 350}}},
 			events.OrderPlaced{OrderID: "o-1", CustomerID: "c-1", TotalCents: 700, Currency: "EUR", PaymentMethod: "card",
 				PlacedAt: at, Lines: []events.PricedLine{{SKU: "MUG-1", Quantity: 2, UnitPriceCents: 350}}}},
+		{"placed with an address", stream, order.Placed{OrderID: "o-1", CustomerID: "c-1", TotalCents: 350, Currency: "EUR",
+			PaymentMethod: "wallet", PlacedAt: at, Deadline: at.Add(time.Minute),
+			Lines:           []order.PlacedLine{{SKU: "MUG-1", Quantity: 1, UnitPriceCents: 350}},
+			ShippingAddress: &order.PlacedAddress{Recipient: "Ada", Line1: "Main St 1", City: "Berlin", PostalCode: "10115", Country: "DE"}},
+			events.OrderPlaced{OrderID: "o-1", CustomerID: "c-1", TotalCents: 350, Currency: "EUR", PaymentMethod: "wallet",
+				PlacedAt: at, Lines: []events.PricedLine{{SKU: "MUG-1", Quantity: 1, UnitPriceCents: 350}},
+				ShippingAddress: &events.ShippingAddress{Recipient: "Ada", Line1: "Main St 1", City: "Berlin", PostalCode: "10115", Country: "DE"}}},
 		{"confirmed", stream, order.Confirmed{CustomerID: "c-1", TotalCents: 700, CausationID: "x"},
 			events.OrderConfirmed{OrderID: "o-1", CustomerID: "c-1", TotalCents: 700}},
 		{"cancelled", stream, order.Cancelled{CustomerID: "c-1", Reason: "timeout", CausationID: "x"},
@@ -71,6 +79,15 @@ func TestMapper(t *testing.T) {
 				t.Fatalf("payload %s\n got %#v\nwant %#v", ie.Payload, got, tc.want)
 			}
 		})
+	}
+	// A Placed recorded before addresses existed (no ShippingAddress key)
+	// is published as v2 with a null address.
+	old := eventstore.RecordedEvent{ID: uuid.New(), Type: adapters.TypeOrderPlaced, Stream: stream, Data: []byte(
+		`{"OrderID":"o-1","CustomerID":"c-1","Lines":[{"SKU":"MUG-1","Quantity":1,"UnitPriceCents":350}],"TotalCents":350,` +
+			`"Currency":"EUR","PaymentMethod":"card","PlacedAt":"2026-01-02T03:04:05Z","Deadline":"2026-01-02T03:05:05Z"}`)}
+	if ie, ok, err := m.Map(old); err != nil || !ok || ie.Type != events.TypeOrderPlaced ||
+		!json.Valid(ie.Payload) || !strings.Contains(string(ie.Payload), `"shippingAddress":null`) {
+		t.Fatalf("pre-v2 placed: %s %s ok %v err %v", ie.Type, ie.Payload, ok, err)
 	}
 	// Undecodable data is an error, never silently skipped.
 	bad := eventstore.RecordedEvent{Type: adapters.TypeOrderPlaced, Stream: stream, Data: []byte("{")}

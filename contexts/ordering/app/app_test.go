@@ -113,6 +113,32 @@ func TestPlaceOrderPricesFromThePriceBook(t *testing.T) {
 	}
 }
 
+// TestPlaceOrderKeepsTheShippingAddress: an address given is trimmed and
+// stored with the order; none given is the zero Address.
+func TestPlaceOrderKeepsTheShippingAddress(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := context.Background()
+	res, err := f.app.PlaceOrder(ctx, app.PlaceOrder{CustomerID: "c-1", PaymentMethod: "wallet",
+		Lines:           []app.LineRequest{{SKU: "MUG-1", Quantity: 1}},
+		ShippingAddress: &app.AddressRequest{Recipient: "Ada ", Line1: "Main St 1", City: "Berlin", PostalCode: "10115", Country: "DE"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, _ := f.load(t, res.OrderID)
+	if a := o.ShippingAddress(); a.Recipient() != "Ada" || a.City() != "Berlin" || a.Country() != "DE" || a.Line2() != "" {
+		t.Fatalf("address %+v", a)
+	}
+	res, err = f.app.PlaceOrder(ctx, app.PlaceOrder{CustomerID: "c-1", PaymentMethod: "wallet",
+		Lines: []app.LineRequest{{SKU: "MUG-1", Quantity: 1}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o, _ := f.load(t, res.OrderID); !o.ShippingAddress().IsZero() {
+		t.Fatalf("address %+v without one given", o.ShippingAddress())
+	}
+}
+
 func TestPlaceOrderRejectsBadInputAndAppendsNothing(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
@@ -139,6 +165,9 @@ func TestPlaceOrderRejectsBadInputAndAppendsNothing(t *testing.T) {
 			[]string{"lines[0].sku"}},
 		{"other currency", app.PlaceOrder{PaymentMethod: "wallet", Lines: []app.LineRequest{{SKU: "USD-1", Quantity: 1}}},
 			[]string{"lines[0].sku"}},
+		{"bad address", app.PlaceOrder{PaymentMethod: "wallet", Lines: []app.LineRequest{{SKU: "MUG-1", Quantity: 1}},
+			ShippingAddress: &app.AddressRequest{Recipient: " ", Line1: "Main St 1", City: "Berlin", PostalCode: "10115", Country: "de"}},
+			[]string{"shippingAddress.recipient", "shippingAddress.country"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.cmd.CustomerID, tc.cmd.IdempotencyKey = "c-1", uuid.NewString()
@@ -155,6 +184,7 @@ func TestPlaceOrderRejectsBadInputAndAppendsNothing(t *testing.T) {
 			// The key's order id would have been used: nothing is there.
 			again := tc.cmd
 			again.Lines, again.PaymentMethod = []app.LineRequest{{SKU: "MUG-1", Quantity: 1}}, "wallet"
+			again.ShippingAddress = nil
 			res, err := f.app.PlaceOrder(context.Background(), again)
 			if err != nil || res.Repeat || res.Written.Revision != 0 {
 				t.Fatalf("a valid request with the same key: %+v %v", res, err)

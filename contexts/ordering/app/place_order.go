@@ -21,11 +21,19 @@ type LineRequest struct {
 	Quantity int
 }
 
+// AddressRequest is a requested shipping address (see order.NewAddress
+// for its rules).
+type AddressRequest struct {
+	Recipient, Line1, Line2, City, PostalCode, Country string
+}
+
 // PlaceOrder is a customer's order request.
 type PlaceOrder struct {
 	CustomerID    string
 	Lines         []LineRequest
 	PaymentMethod string
+	// ShippingAddress is optional.
+	ShippingAddress *AddressRequest
 	// IdempotencyKey, when set, makes the request repeatable: scoped to the
 	// customer, the same key and the same request place one order, the same
 	// key with another request is invalid.
@@ -53,7 +61,7 @@ var idempotencyNamespace = uuid.MustParse("0b7a3c52-8f0e-4a7e-93d4-5d1f2e6c9a10"
 // appends the placed order; catalog and payments learn of it through the
 // relay. Invalid input is a *ValidationError and appends nothing.
 func (a *App) PlaceOrder(ctx context.Context, cmd PlaceOrder) (PlaceOrderResult, error) {
-	method, err := validatePlacement(cmd)
+	method, shipTo, err := validatePlacement(cmd)
 	if err != nil {
 		return PlaceOrderResult{}, err
 	}
@@ -74,7 +82,7 @@ func (a *App) PlaceOrder(ctx context.Context, cmd PlaceOrder) (PlaceOrderResult,
 		repeat = o.Placed()
 		return o.Place(order.Placement{
 			CustomerID: cmd.CustomerID, Lines: lines, Currency: a.cfg.Currency, PaymentMethod: method,
-			PlacedAt: now, Deadline: now.Add(a.cfg.OrderTimeout), RequestHash: requestHash,
+			PlacedAt: now, Deadline: now.Add(a.cfg.OrderTimeout), RequestHash: requestHash, ShippingAddress: shipTo,
 		})
 	})
 	switch {
@@ -87,7 +95,7 @@ func (a *App) PlaceOrder(ctx context.Context, cmd PlaceOrder) (PlaceOrderResult,
 	return PlaceOrderResult{OrderID: orderID, Written: w, Repeat: repeat && w.Appended == 0}, nil
 }
 
-func validatePlacement(cmd PlaceOrder) (order.PaymentMethod, error) {
+func validatePlacement(cmd PlaceOrder) (order.PaymentMethod, order.Address, error) {
 	verr := &ValidationError{}
 	switch {
 	case len(cmd.Lines) == 0:
@@ -115,7 +123,21 @@ func validatePlacement(cmd PlaceOrder) (order.PaymentMethod, error) {
 	if cmd.CustomerID == "" {
 		verr.add("sub", "the token names no customer")
 	}
-	return method, verr.orNil()
+	var shipTo order.Address
+	if r := cmd.ShippingAddress; r != nil {
+		a, err := order.NewAddress(r.Recipient, r.Line1, r.Line2, r.City, r.PostalCode, r.Country)
+		var aerr *order.InvalidAddressError
+		switch {
+		case errors.As(err, &aerr):
+			for _, p := range aerr.Problems {
+				verr.add("shippingAddress."+p.Field, p.Message)
+			}
+		case err != nil:
+			return "", order.Address{}, err
+		}
+		shipTo = a
+	}
+	return method, shipTo, verr.orNil()
 }
 
 // price reads each distinct SKU once from the price book; an unknown SKU
@@ -163,10 +185,13 @@ func (a *App) price(ctx context.Context, reqs []LineRequest) ([]order.Line, erro
 // hashRequest fingerprints what the customer asked for, so a repeat of an
 // Idempotency-Key can be told from a reuse with another body.
 func hashRequest(cmd PlaceOrder) string {
+	// omitempty keeps the hash of a request without an address what it
+	// was before addresses existed, so such keys still repeat.
 	b, _ := json.Marshal(struct {
-		Lines         []LineRequest
-		PaymentMethod string
-	}{cmd.Lines, cmd.PaymentMethod})
+		Lines           []LineRequest
+		PaymentMethod   string
+		ShippingAddress *AddressRequest `json:",omitempty"`
+	}{cmd.Lines, cmd.PaymentMethod, cmd.ShippingAddress})
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])
 }

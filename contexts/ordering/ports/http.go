@@ -44,6 +44,15 @@ type placeOrderRequest struct {
 		Quantity int    `json:"quantity"`
 	} `json:"lines"`
 	PaymentMethod string `json:"paymentMethod"`
+	// ShippingAddress is optional; see events.ShippingAddress for its shape.
+	ShippingAddress *struct {
+		Recipient  string `json:"recipient"`
+		Line1      string `json:"line1"`
+		Line2      string `json:"line2"`
+		City       string `json:"city"`
+		PostalCode string `json:"postalCode"`
+		Country    string `json:"country"`
+	} `json:"shippingAddress"`
 }
 
 type placeOrderResponse struct {
@@ -64,6 +73,10 @@ func (h *HTTPServer) placeOrder(c echo.Context) error {
 	}
 	for i, l := range req.Lines {
 		cmd.Lines[i] = app.LineRequest{SKU: l.SKU, Quantity: l.Quantity}
+	}
+	if a := req.ShippingAddress; a != nil {
+		cmd.ShippingAddress = &app.AddressRequest{Recipient: a.Recipient, Line1: a.Line1, Line2: a.Line2,
+			City: a.City, PostalCode: a.PostalCode, Country: a.Country}
 	}
 	res, err := h.app.PlaceOrder(c.Request().Context(), cmd)
 	if err != nil {

@@ -123,6 +123,27 @@ func TestPlaceOrderHTTP(t *testing.T) {
 	}
 }
 
+// TestPlaceOrderHTTPShippingAddress: the optional address is stored with
+// the order.
+func TestPlaceOrderHTTPShippingAddress(t *testing.T) {
+	t.Parallel()
+	s := newServer(t)
+	customer := s.token(t, "c-1", httpapi.RoleCustomer)
+	rec, _ := s.do(t, http.MethodPost, "/api/orders", customer, `{"lines":[{"sku":"MUG-1","quantity":1}],"paymentMethod":"wallet",`+
+		`"shippingAddress":{"recipient":"Ada","line1":"Main St 1","line2":"3rd floor","city":"Berlin","postalCode":"10115","country":"DE"}}`)
+	if rec.Code != http.StatusAccepted {
+		t.Fatalf("status %d: %s", rec.Code, rec.Body)
+	}
+	var body struct {
+		OrderID string `json:"orderId"`
+	}
+	_ = json.Unmarshal(rec.Body.Bytes(), &body)
+	o, _, err := s.orders.Load(context.Background(), body.OrderID)
+	if err != nil || o.ShippingAddress().Line2() != "3rd floor" || o.ShippingAddress().PostalCode() != "10115" {
+		t.Fatalf("stored address %+v, %v", o.ShippingAddress(), err)
+	}
+}
+
 func TestPlaceOrderHTTPIdempotencyKey(t *testing.T) {
 	t.Parallel()
 	s := newServer(t)
@@ -163,6 +184,11 @@ func TestPlaceOrderHTTPBadInput(t *testing.T) {
 		{"negative quantity", customer, `{"lines":[{"sku":"MUG-1","quantity":-1}],"paymentMethod":"wallet"}`, 422, "lines[0].quantity"},
 		{"unknown SKU", customer, `{"lines":[{"sku":"MUG-1","quantity":1},{"sku":"MUG-1","quantity":1},{"sku":"GONE-1","quantity":1}],"paymentMethod":"wallet"}`, 422, "lines[2].sku"},
 		{"payment method", customer, `{"lines":[{"sku":"MUG-1","quantity":1}],"paymentMethod":"cash"}`, 422, "paymentMethod"},
+		{"address not an object", customer, `{"lines":[{"sku":"MUG-1","quantity":1}],"paymentMethod":"wallet","shippingAddress":"Main St 1"}`, 400, ""},
+		{"address without city", customer, `{"lines":[{"sku":"MUG-1","quantity":1}],"paymentMethod":"wallet",` +
+			`"shippingAddress":{"recipient":"Ada","line1":"Main St 1","postalCode":"10115","country":"DE"}}`, 422, "shippingAddress.city"},
+		{"address country", customer, `{"lines":[{"sku":"MUG-1","quantity":1}],"paymentMethod":"wallet",` +
+			`"shippingAddress":{"recipient":"Ada","line1":"Main St 1","city":"Berlin","postalCode":"10115","country":"Germany"}}`, 422, "shippingAddress.country"},
 		{"oversized body", customer, `{"pad":"` + strings.Repeat("x", httpapi.MaxBodyBytes) + `"}`, 413, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

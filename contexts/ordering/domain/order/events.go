@@ -17,6 +17,14 @@ type Placed struct {
 	PlacedAt      time.Time
 	Deadline      time.Time
 	RequestHash   string
+	// ShippingAddress is nil when the customer gave none (and in every
+	// Placed recorded before addresses existed).
+	ShippingAddress *PlacedAddress
+}
+
+// PlacedAddress is the shipping address of Placed.
+type PlacedAddress struct {
+	Recipient, Line1, Line2, City, PostalCode, Country string
 }
 
 // PlacedLine is a line of Placed.

@@ -127,6 +127,8 @@ type Placement struct {
 	// with the same hash is the same order, another hash is a mismatch.
 	// Empty when the request carried no key.
 	RequestHash string
+	// ShippingAddress is optional; the zero Address means none was given.
+	ShippingAddress Address
 }
 
 // Order is the order aggregate. The zero value is not usable; build one with
@@ -141,6 +143,7 @@ type Order struct {
 	placedAt      time.Time
 	deadline      time.Time
 	requestHash   string
+	shipTo        Address
 	status        Status
 	reason        Reason
 	causations    map[string]bool
@@ -173,6 +176,10 @@ func (o *Order) PaymentMethod() PaymentMethod { return o.paymentMethod }
 
 // PlacedAt returns when the order was placed.
 func (o *Order) PlacedAt() time.Time { return o.placedAt }
+
+// ShippingAddress returns where the order is delivered (the zero Address
+// when the customer gave none).
+func (o *Order) ShippingAddress() Address { return o.shipTo }
 
 // Deadline returns when an unconfirmed order is cancelled.
 func (o *Order) Deadline() time.Time { return o.deadline }
@@ -231,7 +238,7 @@ func (o *Order) Place(p Placement) error {
 	o.record(Placed{
 		OrderID: o.id, CustomerID: p.CustomerID, Lines: lines, TotalCents: total, Currency: p.Currency,
 		PaymentMethod: string(p.PaymentMethod), PlacedAt: p.PlacedAt.UTC(), Deadline: p.Deadline.UTC(),
-		RequestHash: p.RequestHash,
+		RequestHash: p.RequestHash, ShippingAddress: p.ShippingAddress.placed(),
 	})
 	return nil
 }
@@ -328,7 +335,7 @@ func (o *Order) apply(e any) {
 	case Placed:
 		o.customerID, o.totalCents, o.currency = e.CustomerID, e.TotalCents, e.Currency
 		o.paymentMethod, o.placedAt, o.deadline = PaymentMethod(e.PaymentMethod), e.PlacedAt, e.Deadline
-		o.requestHash = e.RequestHash
+		o.requestHash, o.shipTo = e.RequestHash, e.ShippingAddress.address()
 		o.lines = make([]Line, len(e.Lines))
 		for i, l := range e.Lines {
 			o.lines[i] = Line{sku: l.SKU, quantity: l.Quantity, unitPriceCents: l.UnitPriceCents}
