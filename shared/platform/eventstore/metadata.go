@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -29,14 +30,102 @@ type Metadata struct {
 }
 
 // ParseMetadata decodes event metadata; events written by other tools may
-// carry none, which yields the zero Metadata and no error.
+// carry none, which yields the zero Metadata and no error. It is on the hot
+// path of every subscription (the relay parses every event), so the common
+// shape (a flat object of plain strings, which is what the Repository
+// writes) is scanned by hand; anything else goes through encoding/json with
+// the same result.
 func ParseMetadata(raw []byte) (Metadata, error) {
 	var m Metadata
 	if len(raw) == 0 {
 		return m, nil
 	}
+	if parseFlatMetadata(raw, &m) {
+		return m, nil
+	}
+	m = Metadata{}
 	err := json.Unmarshal(raw, &m)
 	return m, err
+}
+
+// parseFlatMetadata fills m from a JSON object whose values are all strings
+// without escapes. It reports false, leaving m partly filled, for any other
+// input, which the caller then hands to encoding/json.
+func parseFlatMetadata(b []byte, m *Metadata) bool {
+	i := skipSpace(b, 0)
+	if i >= len(b) || b[i] != '{' {
+		return false
+	}
+	i = skipSpace(b, i+1)
+	if i < len(b) && b[i] == '}' {
+		return skipSpace(b, i+1) == len(b)
+	}
+	for {
+		key, next, ok := plainString(b, i)
+		if !ok {
+			return false
+		}
+		i = skipSpace(b, next)
+		if i >= len(b) || b[i] != ':' {
+			return false
+		}
+		val, next, ok := plainString(b, skipSpace(b, i+1))
+		if !ok {
+			return false
+		}
+		// encoding/json matches keys case-insensitively; so does this.
+		switch {
+		case strings.EqualFold(string(key), "$correlationId"):
+			m.CorrelationID = string(val)
+		case strings.EqualFold(string(key), "$causationId"):
+			m.CausationID = string(val)
+		case strings.EqualFold(string(key), "traceparent"):
+			m.Traceparent = string(val)
+		case strings.EqualFold(string(key), "occurredAt"):
+			t, err := time.Parse(time.RFC3339Nano, string(val))
+			if err != nil {
+				return false
+			}
+			m.OccurredAt = t
+		}
+		i = skipSpace(b, next)
+		if i >= len(b) {
+			return false
+		}
+		switch b[i] {
+		case ',':
+			i = skipSpace(b, i+1)
+		case '}':
+			return skipSpace(b, i+1) == len(b)
+		default:
+			return false
+		}
+	}
+}
+
+// plainString reads a JSON string starting at b[i] that has no escapes and
+// only printable ASCII or UTF-8 bytes; it returns its content and the index
+// after the closing quote.
+func plainString(b []byte, i int) (s []byte, next int, ok bool) {
+	if i >= len(b) || b[i] != '"' {
+		return nil, 0, false
+	}
+	for j := i + 1; j < len(b); j++ {
+		switch c := b[j]; {
+		case c == '"':
+			return b[i+1 : j], j + 1, true
+		case c == '\\' || c < 0x20 || c >= 0x80:
+			return nil, 0, false // escapes, control or non-ASCII bytes: let encoding/json decide
+		}
+	}
+	return nil, 0, false
+}
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
 }
 
 type ctxKey int
