@@ -536,3 +536,41 @@ func (p *platform) rawHistory(t testing.TB, orderID string) string {
 	}
 	return b.String()
 }
+
+// topicKeys returns the record keys on topic now (nil if it does not exist).
+func (p *platform) topicKeys(t testing.TB, topic string) map[string]bool {
+	t.Helper()
+	client, err := sarama.NewClient(p.st.Brokers(), messaging.NewSaramaConfig("e2e-reader"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	parts, err := client.Partitions(topic)
+	if err != nil {
+		return nil
+	}
+	consumer, err := sarama.NewConsumerFromClient(client)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer consumer.Close()
+	keys := map[string]bool{}
+	for _, part := range parts {
+		end, err := client.GetOffset(topic, part, sarama.OffsetNewest)
+		if err != nil || end == 0 {
+			continue
+		}
+		pc, err := consumer.ConsumePartition(topic, part, sarama.OffsetOldest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for m := range pc.Messages() {
+			keys[string(m.Key)] = true
+			if m.Offset+1 >= end {
+				break
+			}
+		}
+		pc.Close()
+	}
+	return keys
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"os"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -494,5 +495,42 @@ func TestSagaTimeout(t *testing.T) {
 	wantStock(t, p, sku, invariant.Stock{Received: 3, Available: 3})
 	if n := p.st.PSP().Refunds(); n != 1 {
 		t.Fatalf("gateway refunds %d, want 1", n)
+	}
+}
+
+// TestSagaRefundThroughGatewayOutage: a card capture, then the customer
+// cancels while the gateway is down for longer than the payments
+// subscriber's retry budget; once the gateway is back the refund must
+// still happen.
+func TestSagaRefundThroughGatewayOutage(t *testing.T) {
+	t.Parallel()
+	if os.Getenv("TROUPE_TEST_KNOWN_FAILURES") == "" {
+		t.Skip("known failure in contexts/payments: the refund of a cancelled card payment fails while the gateway " +
+			"is down, the order_cancelled goes to payments.dlq after the subscriber's retries, and nothing resumes it " +
+			"once the gateway is back (no recovery like catalog's; a redrive is the only way); set TROUPE_TEST_KNOWN_FAILURES=1 to run")
+	}
+	p := ownPlatform(t, nil)
+	p.setSim(t, psp.Settings{LatencyMs: 1500})
+	sku, customer := id("OUT"), id("c")
+	p.listProduct(t, sku, 300, 2)
+	order := p.place(t, customer, events.PaymentMethodCard, orderLine{sku, 1})
+	p.waitFor(t, "catalog to see the order", func() bool { return len(p.stream(t, "catalog.reservation-"+order)) > 0 })
+	if err := p.st.Stop(context.Background(), stack.Ordering); err != nil {
+		t.Fatal(err)
+	}
+	p.waitFor(t, "capture", func() bool { return p.order(t, order).captures == 1 })
+	p.setSim(t, psp.Settings{Down: true})
+	if code := p.cancel(t, customer, order); code != http.StatusAccepted {
+		t.Fatalf("cancel: %d", code)
+	}
+	if err := p.st.Resume(stack.Ordering); err != nil {
+		t.Fatal(err)
+	}
+	p.waitFor(t, "release", func() bool { return p.order(t, order).released == 1 })
+	time.Sleep(3 * time.Second) // longer than the retry budget of the test stack
+	p.setSim(t, psp.Settings{})
+	v := p.waitSettled(t, order)
+	if v.refunds != 1 || p.st.PSP().Refunds() != 1 {
+		t.Fatalf("order %s, gateway refunds %d", v, p.st.PSP().Refunds())
 	}
 }
