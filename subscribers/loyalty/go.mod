@@ -10,6 +10,8 @@ require (
 	github.com/troupe-dev/troupe/shared/platform v0.0.0-00010101000000-000000000000
 )
 
+require github.com/santhosh-tekuri/jsonschema/v6 v6.0.3 // indirect
+
 require (
 	github.com/ThreeDotsLabs/watermill v1.5.1 // indirect
 	github.com/ThreeDotsLabs/watermill-kafka/v3 v3.0.6 // indirect
@@ -41,6 +43,7 @@ require (
 	github.com/pkg/errors v0.9.1 // indirect
 	github.com/rcrowley/go-metrics v0.0.0-20250401214520-65e299d6c5c9 // indirect
 	github.com/troupe-dev/troupe/embedded v0.0.0-00010101000000-000000000000 // indirect
+	github.com/troupe-dev/troupe/schemas v0.0.0-00010101000000-000000000000 // indirect
 	github.com/twmb/franz-go v1.22.3 // indirect
 	github.com/twmb/franz-go/pkg/kfake v0.0.0-20260918054303-01f206a7e32c // indirect
 	github.com/twmb/franz-go/pkg/kmsg v1.15.1 // indirect
@@ -65,3 +68,5 @@ replace (
 	github.com/troupe-dev/troupe/shared/events => ../../shared/events
 	github.com/troupe-dev/troupe/shared/platform => ../../shared/platform
 )
+
+replace github.com/troupe-dev/troupe/schemas => ../../schemas

@@ -170,7 +170,7 @@ func orders(rng *rand.Rand, from, n int) ([]msg, map[string]int64) {
 	var out []msg
 	want := map[string]int64{}
 	for i := from; i < from+n; i++ {
-		order := fmt.Sprintf("order-%04d", i)
+		order := fmt.Sprintf("00000000-0000-4000-8000-%012d", i)
 		customer := fmt.Sprintf("cust-%02d", i%13)
 		stream := "payments.payment-" + order
 		if i%10 == 9 {
@@ -178,7 +178,7 @@ func orders(rng *rand.Rand, from, n int) ([]msg, map[string]int64) {
 			continue
 		}
 		amount := int64(rng.IntN(50_000) + 1)
-		out = append(out, msg{stream, 1, events.PaymentCaptured{OrderID: order, CustomerID: customer, PaymentID: "pay-" + order,
+		out = append(out, msg{stream, 1, events.PaymentCaptured{OrderID: order, CustomerID: customer, PaymentID: fmt.Sprintf("00000000-0000-4000-9000-%012d", i),
 			AmountCents: amount, Method: "wallet"}})
 		if i%4 == 3 {
 			out = append(out, msg{stream, 3, events.PaymentRefunded{OrderID: order, CustomerID: customer, AmountCents: amount}})
@@ -293,7 +293,7 @@ func TestLoyaltyAPI(t *testing.T) {
 	t.Parallel()
 	forEachBackend(t, func(t *testing.T, brokers []string, redisURL string) {
 		e := newEnv(t, brokers, redisURL)
-		e.publish(msg{"payments.payment-o1", 1, events.PaymentCaptured{OrderID: "o1", CustomerID: "alice", PaymentID: "p1", AmountCents: 12_345, Method: "card"}})
+		e.publish(msg{"payments.payment-o1", 1, events.PaymentCaptured{OrderID: "7d0c6f2e-2f4f-4f7e-9a53-0b9c1f3d2a11", CustomerID: "alice", PaymentID: "1c2d3e4f-5a6b-4c7d-8e9f-0a1b2c3d4e5f", AmountCents: 12_345, Method: "card"}})
 		svc, url, _ := e.start(e.cfg)
 		e.settled(svc, svc.Model(), map[string]int64{"alice": 123})
 
