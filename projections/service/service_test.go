@@ -114,11 +114,11 @@ func TestQueryAPI(t *testing.T) {
 		}
 
 		// Read-your-writes: a new order, queried at once with its token.
-		placed := scenario.Msg{Event: events.OrderPlaced{OrderID: "new-order-1", CustomerID: scenario.Customer(0),
+		placed := scenario.Msg{Event: events.OrderPlaced{OrderID: "6e3b0b7a-1d2c-4f5e-8a9b-0c1d2e3f4a5b", CustomerID: scenario.Customer(0),
 			Lines: []events.PricedLine{{SKU: scenario.SKU(0), Quantity: 1, UnitPriceCents: 100}}, TotalCents: 100, Currency: "EUR",
-			PaymentMethod: events.PaymentMethodCard, PlacedAt: time.Now().UTC()}, Stream: "ordering.order-new-order-1", Revision: 0, OccurredAt: time.Now().UTC()}
+			PaymentMethod: events.PaymentMethodCard, PlacedAt: time.Now().UTC()}, Stream: "ordering.order-6e3b0b7a-1d2c-4f5e-8a9b-0c1d2e3f4a5b", Revision: 0, OccurredAt: time.Now().UTC()}
 		e.publish(placed)
-		if r := get(t, url+"/api/orders/new-order-1", owner, "ordering.order-new-order-1@0", &o); r.StatusCode != 200 || o.Status != model.StatusPending || o.Payment.Method != "card" {
+		if r := get(t, url+"/api/orders/6e3b0b7a-1d2c-4f5e-8a9b-0c1d2e3f4a5b", owner, "ordering.order-6e3b0b7a-1d2c-4f5e-8a9b-0c1d2e3f4a5b@0", &o); r.StatusCode != 200 || o.Status != model.StatusPending || o.Payment.Method != "card" {
 			t.Fatalf("read-your-writes: %d %+v", r.StatusCode, o)
 		}
 

@@ -145,16 +145,21 @@ func TestServiceReactsAndPublishes(t *testing.T) {
 	}
 	defer producer.Close()
 	walletOrder, cardOrder, poorOrder := uuid.NewString(), uuid.NewString(), uuid.NewString()
+	// Complete events: subscribers validate payloads against the schemas.
+	line := []events.Line{{SKU: "MUG-1", Quantity: 1}}
+	priced := func(total int64) []events.PricedLine {
+		return []events.PricedLine{{SKU: "MUG-1", Quantity: 1, UnitPriceCents: total}}
+	}
 	// The reservation first for one order: payments must wait for the placement.
-	publish(t, producer, "catalog.reservation-"+walletOrder, 0, events.StockReserved{OrderID: walletOrder})
+	publish(t, producer, "catalog.reservation-"+walletOrder, 0, events.StockReserved{OrderID: walletOrder, Lines: line})
 	publish(t, producer, "ordering.order-"+walletOrder, 0, events.OrderPlaced{OrderID: walletOrder, CustomerID: customer,
-		TotalCents: 300, Currency: "EUR", PaymentMethod: events.PaymentMethodWallet})
+		TotalCents: 300, Currency: "EUR", Lines: priced(300), PaymentMethod: events.PaymentMethodWallet})
 	publish(t, producer, "ordering.order-"+cardOrder, 0, events.OrderPlaced{OrderID: cardOrder, CustomerID: customer,
-		TotalCents: 5000, Currency: "EUR", PaymentMethod: events.PaymentMethodCard})
-	publish(t, producer, "catalog.reservation-"+cardOrder, 0, events.StockReserved{OrderID: cardOrder})
+		TotalCents: 5000, Currency: "EUR", Lines: priced(5000), PaymentMethod: events.PaymentMethodCard})
+	publish(t, producer, "catalog.reservation-"+cardOrder, 0, events.StockReserved{OrderID: cardOrder, Lines: line})
 	publish(t, producer, "ordering.order-"+poorOrder, 0, events.OrderPlaced{OrderID: poorOrder, CustomerID: customer,
-		TotalCents: 5000, Currency: "EUR", PaymentMethod: events.PaymentMethodWallet})
-	publish(t, producer, "catalog.reservation-"+poorOrder, 0, events.StockReserved{OrderID: poorOrder})
+		TotalCents: 5000, Currency: "EUR", Lines: priced(5000), PaymentMethod: events.PaymentMethodWallet})
+	publish(t, producer, "catalog.reservation-"+poorOrder, 0, events.StockReserved{OrderID: poorOrder, Lines: line})
 
 	deadline := time.Now().Add(60 * time.Second)
 	for {
