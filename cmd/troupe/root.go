@@ -24,6 +24,7 @@ func newRootCmd() *cobra.Command {
 	root.AddCommand(
 		newUpCmd(),
 		newEventstoreCmd(),
+		newSubscribersCmd(),
 	)
 	return root
 }
