@@ -299,7 +299,6 @@ type orderView struct {
 	reserved, reserveFailed          int
 	released, committed              int
 	confirmedEvents, cancelledEvents int
-	debits, credits                  int
 }
 
 func (v orderView) String() string {
