@@ -13,6 +13,8 @@ require (
 	github.com/troupe-dev/troupe/embedded v0.0.0-00010101000000-000000000000
 	github.com/troupe-dev/troupe/projections v0.0.0-00010101000000-000000000000
 	github.com/troupe-dev/troupe/shared/platform v0.0.0-00010101000000-000000000000
+	github.com/troupe-dev/troupe/subscribers/loyalty v0.0.0-00010101000000-000000000000
+	github.com/troupe-dev/troupe/subscribers/webhook v0.0.0-00010101000000-000000000000
 )
 
 require (
@@ -71,7 +73,9 @@ require (
 	github.com/rcrowley/go-metrics v0.0.0-20250401214520-65e299d6c5c9 // indirect
 	github.com/redis/go-redis/v9 v9.23.0 // indirect
 	github.com/rogpeppe/go-internal v1.14.1 // indirect
+	github.com/santhosh-tekuri/jsonschema/v6 v6.0.3 // indirect
 	github.com/sony/gobreaker/v2 v2.4.0 // indirect
+	github.com/troupe-dev/troupe/schemas v0.0.0-00010101000000-000000000000 // indirect
 	github.com/troupe-dev/troupe/shared/events v0.0.0-00010101000000-000000000000 // indirect
 	github.com/twmb/franz-go v1.22.3 // indirect
 	github.com/twmb/franz-go/pkg/kfake v0.0.0-20260918054303-01f206a7e32c // indirect
@@ -102,6 +106,9 @@ replace (
 	github.com/troupe-dev/troupe/contexts/payments => ../../contexts/payments
 	github.com/troupe-dev/troupe/embedded => ../../embedded
 	github.com/troupe-dev/troupe/projections => ../../projections
+	github.com/troupe-dev/troupe/schemas => ../../schemas
 	github.com/troupe-dev/troupe/shared/events => ../../shared/events
 	github.com/troupe-dev/troupe/shared/platform => ../../shared/platform
+	github.com/troupe-dev/troupe/subscribers/loyalty => ../../subscribers/loyalty
+	github.com/troupe-dev/troupe/subscribers/webhook => ../../subscribers/webhook
 )

@@ -17,6 +17,7 @@ import (
 
 	"github.com/troupe-dev/troupe/cmd/troupe/stack"
 	"github.com/troupe-dev/troupe/shared/platform/httpapi"
+	webhook "github.com/troupe-dev/troupe/subscribers/webhook/service"
 )
 
 // upConfig is what `troupe up` is started with.
@@ -33,6 +34,7 @@ type upConfig struct {
 	jwtSecret      string
 	currency       string
 	orderTimeout   string
+	webhooksFile   string
 }
 
 func newUpCmd() *cobra.Command {
@@ -63,6 +65,7 @@ func newUpCmd() *cobra.Command {
 	envFlag(fs, &cfg.jwtSecret, "jwt-secret", "", "HS256 signing secret, at least 32 bytes (default: generated into the data dir)")
 	envFlag(fs, &cfg.currency, "currency", "EUR", "the deployment's one currency")
 	envFlag(fs, &cfg.orderTimeout, "order-timeout", "60s", "an order not confirmed by then is cancelled")
+	fs.StringVar(&cfg.webhooksFile, "webhooks", "", "a JSON file of webhooks [{name, url, secret, types}] (else env "+webhook.EnvWebhooks+" holds the JSON)")
 	return cmd
 }
 
@@ -99,6 +102,10 @@ func up(ctx context.Context, out io.Writer, cfg upConfig) error {
 	}
 	defer unlock()
 
+	hooks, err := webhook.LoadConfig(cfg.webhooksFile, os.Getenv(webhook.EnvWebhooks))
+	if err != nil {
+		return usageError{err}
+	}
 	var brokers []string
 	if cfg.kafkaBrokers != "" {
 		brokers = strings.Split(cfg.kafkaBrokers, ",")
@@ -114,7 +121,7 @@ func up(ctx context.Context, out io.Writer, cfg upConfig) error {
 		KafkaBrokers: brokers, KafkaAddr: cfg.kafkaAddr,
 		RedisURL: cfg.redisURL, RedisAddr: cfg.redisAddr,
 		PSPURL: cfg.pspURL, JWTSecret: []byte(cfg.jwtSecret),
-		Currency: cfg.currency, OrderTimeout: timeout, Logger: logger,
+		Currency: cfg.currency, OrderTimeout: timeout, Logger: logger, Webhooks: hooks,
 	})
 	if err != nil {
 		var ae *stack.AddrError

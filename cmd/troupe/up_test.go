@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,13 +15,26 @@ import (
 
 	"github.com/troupe-dev/troupe/cmd/troupe/stack"
 	"github.com/troupe-dev/troupe/shared/platform/httpapi"
+	wh "github.com/troupe-dev/troupe/subscribers/webhook"
 )
 
 // TestUpServesAndStops: `troupe up` starts the embedded servers, publishes
-// them in endpoints.json, refuses a second platform on the same data dir,
-// and stops cleanly (exit 0, endpoints.json removed) when its context ends.
+// them in endpoints.json, serves the API (commands, loyalty), forwards to a
+// configured webhook, refuses a second platform on the same data dir, and
+// stops cleanly (exit 0, endpoints.json removed) when its context ends.
 func TestUpServesAndStops(t *testing.T) {
 	dir := t.TempDir()
+	hooked := make(chan []byte, 16)
+	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		if err := wh.Verify("up-test-secret", r.Header.Get(wh.SignatureHeader), body, time.Now(), time.Minute); err != nil {
+			t.Errorf("webhook signature: %v", err)
+		}
+		hooked <- body
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer receiver.Close()
+	t.Setenv("TROUPE_WEBHOOKS", `[{"name":"uptest","url":"`+receiver.URL+`","secret":"up-test-secret","types":["catalog.product_listed.v1"]}]`)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan int, 1)
@@ -71,6 +85,25 @@ func TestUpServesAndStops(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusCreated || !strings.Contains(resp.Header.Get(httpapi.HeaderConsistency), "catalog.product-UP-TEST-1@") {
 		t.Fatalf("list product: %d %q %s", resp.StatusCode, resp.Header.Get(httpapi.HeaderConsistency), body)
+	}
+	select {
+	case b := <-hooked:
+		if !strings.Contains(string(b), `"UP-TEST-1"`) || !strings.Contains(string(b), `"catalog.product_listed.v1"`) {
+			t.Fatalf("webhook body %s", b)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the configured webhook received nothing")
+	}
+	ctok, _ := auth.Issue("c-up", httpapi.RoleCustomer, time.Minute)
+	req, _ = http.NewRequest(http.MethodGet, "http://"+ep.HTTP+"/api/customers/c-up/loyalty", nil)
+	req.Header.Set("Authorization", "Bearer "+ctok)
+	if resp, err = http.DefaultClient.Do(req); err != nil {
+		t.Fatal(err)
+	}
+	body, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), `"points"`) {
+		t.Fatalf("loyalty: %d %s", resp.StatusCode, body)
 	}
 	resp, err = http.Post("http://"+ep.HTTP+"/api/orders", "application/json", strings.NewReader(`{}`))
 	if err != nil {

@@ -34,6 +34,8 @@ import (
 	projections "github.com/troupe-dev/troupe/projections/service"
 	"github.com/troupe-dev/troupe/shared/platform/eventstore"
 	"github.com/troupe-dev/troupe/shared/platform/httpapi"
+	loyalty "github.com/troupe-dev/troupe/subscribers/loyalty/service"
+	webhook "github.com/troupe-dev/troupe/subscribers/webhook/service"
 )
 
 // Service names, as Restart and error messages spell them.
@@ -42,6 +44,8 @@ const (
 	Ordering    = "ordering"
 	Payments    = "payments"
 	Projections = "projections"
+	Loyalty     = "loyalty"
+	Webhook     = "webhook"
 )
 
 // CloseTimeout bounds Close: the design's "Ctrl-C stops cleanly within 10 s".
@@ -85,9 +89,13 @@ type Config struct {
 	Currency string
 	// OrderTimeout cancels an order not confirmed by then; default 60 s.
 	OrderTimeout time.Duration
-	// WithoutProjections leaves out the projections service and Redis
-	// (tests of the write side that do not query read models).
+	// WithoutProjections leaves out the projections service, the loyalty
+	// subscriber and Redis (tests of the write side that do not query read
+	// models).
 	WithoutProjections bool
+	// Webhooks, when not empty, runs the webhook subscriber forwarding to
+	// them (one consumer group each).
+	Webhooks []webhook.Webhook
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
 
@@ -144,6 +152,13 @@ type runner interface {
 	Run(ctx context.Context) error
 	Routes(e *echo.Echo)
 }
+
+// noRoutes adapts a service without HTTP routes (the webhook forwarder).
+type noRoutes struct {
+	*webhook.Service
+}
+
+func (noRoutes) Routes(*echo.Echo) {}
 
 type running struct {
 	cancel context.CancelFunc
@@ -295,8 +310,8 @@ func (s *Stack) startInfra(ctx context.Context) error {
 
 // wire builds every service; building is pure, nothing connects yet.
 func (s *Stack) wire() error {
-	for _, name := range []string{Catalog, Ordering, Payments, Projections} {
-		if name == Projections && s.cfg.WithoutProjections {
+	for _, name := range []string{Catalog, Ordering, Payments, Projections, Loyalty, Webhook} {
+		if (name == Projections || name == Loyalty) && s.cfg.WithoutProjections || name == Webhook && len(s.cfg.Webhooks) == 0 {
 			continue
 		}
 		svc, err := s.build(name)
@@ -328,6 +343,19 @@ func (s *Stack) build(name string) (runner, error) {
 		}
 		s.closers = append(s.closers, p.Close)
 		return p, nil
+	case Loyalty:
+		l, err := loyalty.New(loyalty.Config{Brokers: s.brokers, RedisURL: s.redis, Auth: s.auth, Logger: s.log})
+		if err != nil {
+			return nil, err
+		}
+		s.closers = append(s.closers, l.Close)
+		return l, nil
+	case Webhook:
+		w, err := webhook.New(webhook.Config{Brokers: s.brokers, Webhooks: cfg.Webhooks, Logger: s.log})
+		if err != nil {
+			return nil, err
+		}
+		return noRoutes{w}, nil
 	}
 	return nil, fmt.Errorf("stack: no service %q", name)
 }
@@ -335,7 +363,7 @@ func (s *Stack) build(name string) (runner, error) {
 // names lists the wired services in a stable order.
 func (s *Stack) names() []string {
 	var out []string
-	for _, n := range []string{Catalog, Ordering, Payments, Projections} {
+	for _, n := range []string{Catalog, Ordering, Payments, Projections, Loyalty, Webhook} {
 		if _, ok := s.services[n]; ok {
 			out = append(out, n)
 		}
