@@ -1,6 +1,6 @@
 // Package service wires payments for `troupe up` and `troupe serve
-// payments`: its repositories, card gateway client, HTTP endpoints, relay
-// and subscriber.
+// payments`: its repositories, card gateway client, HTTP endpoints, relay,
+// subscriber and the recovery of unfinished payments.
 package service
 
 import (
@@ -54,7 +54,17 @@ type Config struct {
 	// SubscriberRetryInitial and SubscriberRetryMax bound the subscriber's
 	// backoff between handler attempts (messaging defaults when zero).
 	SubscriberRetryInitial, SubscriberRetryMax time.Duration
+	// RecoveryDelay is how old a payment event must be before the recovery
+	// subscription looks at it; default DefaultRecoveryDelay.
+	RecoveryDelay time.Duration
+	// RecoveryRetryInitial and RecoveryRetryMax bound the recovery's
+	// backoff between tries to settle a payment while the gateway is down
+	// (ports.RecoveryConfig defaults when zero).
+	RecoveryRetryInitial, RecoveryRetryMax time.Duration
 }
+
+// DefaultRecoveryDelay: see ports.RecoveryConfig.Delay.
+const DefaultRecoveryDelay = 2 * time.Second
 
 func (c *Config) setDefaults() {
 	if c.Currency == "" {
@@ -74,6 +84,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.BreakerOpenTimeout <= 0 {
 		c.BreakerOpenTimeout = adapters.DefaultBreakerOpenTimeout
+	}
+	if c.RecoveryDelay <= 0 {
+		c.RecoveryDelay = DefaultRecoveryDelay
 	}
 }
 
@@ -97,13 +110,14 @@ func (c *Config) Validate() error {
 // Service is the payments context, wired. Routes may be called before or
 // while Run runs; Run is called once.
 type Service struct {
-	cfg     Config
-	app     *app.Application
-	gateway *adapters.CardGateway
-	http    *ports.HTTPServer
-	relay   *relay.Relay
-	sub     *messaging.Subscriber
-	running atomic.Bool
+	cfg      Config
+	app      *app.Application
+	gateway  *adapters.CardGateway
+	http     *ports.HTTPServer
+	relay    *relay.Relay
+	sub      *messaging.Subscriber
+	recovery *ports.Recovery
+	running  atomic.Bool
 }
 
 // New wires the service, or reports the config's first problem.
@@ -140,16 +154,22 @@ func New(cfg Config) (*Service, error) {
 		return nil, fmt.Errorf("payments: subscriber: %w", err)
 	}
 	ports.RegisterHandlers(sub, application)
+	rec, err := ports.NewRecovery(ports.RecoveryConfig{EventStore: cfg.EventStore, App: application,
+		Delay: cfg.RecoveryDelay, RetryInitial: cfg.RecoveryRetryInitial, RetryMax: cfg.RecoveryRetryMax, Logger: cfg.Logger})
+	if err != nil {
+		return nil, fmt.Errorf("payments: recovery: %w", err)
+	}
 	return &Service{cfg: cfg, app: application, gateway: gateway,
-		http: ports.NewHTTPServer(application, cfg.Auth), relay: rl, sub: sub}, nil
+		http: ports.NewHTTPServer(application, cfg.Auth), relay: rl, sub: sub, recovery: rec}, nil
 }
 
 // Routes registers POST /api/customers/{customerId}/wallet/deposits.
 func (s *Service) Routes(e *echo.Echo) { s.http.Register(e) }
 
-// Run runs the relay (payments.events) and the subscriber (ordering.events,
-// catalog.events) until ctx ends, then returns nil; if either stops with an
-// error, the other is stopped and that error returned.
+// Run runs the relay (payments.events), the subscriber (ordering.events,
+// catalog.events) and the recovery of unfinished payments until ctx ends,
+// then returns nil; if one stops with an error, the others are stopped and
+// that error returned.
 func (s *Service) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -178,19 +198,30 @@ func (s *Service) Run(ctx context.Context) error {
 	}
 	run("relay", s.relay.Run)
 	run("subscriber", s.sub.Run)
+	run("recovery", s.recovery.Run)
 	s.running.Store(true)
 	wg.Wait()
 	s.running.Store(false)
 	return firstErr
 }
 
-// Ready returns nil while Run runs its relay and subscriber.
+// Ready returns nil while Run runs and once the recovery has examined every
+// payment event recorded before it started.
 func (s *Service) Ready() error {
 	if !s.running.Load() {
 		return errors.New("payments: not running")
 	}
-	return nil
+	select {
+	case <-s.recovery.CaughtUp():
+		return nil
+	default:
+		return errors.New("payments: resuming unfinished payments")
+	}
 }
+
+// PendingSettlements reports how many payments the recovery is retrying
+// (the card gateway is down), for health pages and tests.
+func (s *Service) PendingSettlements() int { return s.recovery.Pending() }
 
 // BreakerState reports the card gateway breaker's state ("closed", "open",
 // "half-open"), for health pages and tests.
