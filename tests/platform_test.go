@@ -71,12 +71,17 @@ func quietLogger() *slog.Logger {
 	return slog.New(slog.DiscardHandler)
 }
 
+// breakerOpenTimeout is how long the shared stacks' card breaker stays open:
+// long enough for an order to fail fast while it is, short enough for the
+// gateway scenario to see it close again.
+const breakerOpenTimeout = 3 * time.Second
+
 // testStackConfig is the stack the scenarios share: write side only, a
 // short breaker open time so the gateway scenario sees it close again.
 func testStackConfig(dir string, brokers []string) stack.Config {
 	return stack.Config{
 		DataDir: dir, KafkaBrokers: brokers, KafkaNoSync: true, WithoutProjections: true,
-		Logger: quietLogger(), BreakerOpenTimeout: time.Second, CatalogRecoveryDelay: 500 * time.Millisecond,
+		Logger: quietLogger(), BreakerOpenTimeout: breakerOpenTimeout, CatalogRecoveryDelay: 500 * time.Millisecond,
 		PaymentsRetryInitial: 20 * time.Millisecond, PaymentsRetryMax: 200 * time.Millisecond,
 	}
 }

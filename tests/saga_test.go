@@ -156,14 +156,18 @@ func TestSagaGatewayDown(t *testing.T) {
 		if v.status != "CANCELLED" || v.failReason != events.ReasonGatewayUnavailable {
 			t.Fatalf("order with the breaker open: %s", v)
 		}
-		if got := p.st.PSP().Calls("POST /payments"); got != calls && p.st.BreakerState() == "open" {
-			t.Fatalf("breaker open, yet the gateway was called %d times", got-calls)
+		// Within the open time no call may reach the gateway. A slower
+		// saga (a loaded machine) may outlast it, and then one half-open
+		// probe is the breaker working as designed.
+		took := time.Since(start)
+		if got := p.st.PSP().Calls("POST /payments"); got != calls && took < breakerOpenTimeout {
+			t.Fatalf("breaker open, yet the gateway was called %d times within %v", got-calls, took)
 		}
-		t.Logf("%s: breaker open, order failed in %v without a gateway call", p.name, time.Since(start))
+		t.Logf("%s: breaker open, order failed in %v", p.name, took)
 
 		p.setSim(t, psp.Settings{})
 		restored = true
-		time.Sleep(1200 * time.Millisecond) // the stack's BreakerOpenTimeout is 1 s
+		time.Sleep(breakerOpenTimeout + 200*time.Millisecond)
 		v = p.waitSettled(t, p.place(t, customer, events.PaymentMethodCard, orderLine{sku, 1}))
 		if v.status != "CONFIRMED" || v.captures != 1 {
 			t.Fatalf("order after recovery: %s", v)
