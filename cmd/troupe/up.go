@@ -160,7 +160,7 @@ func up(ctx context.Context, out io.Writer, cfg upConfig) error {
 		select {
 		case err := <-ready:
 			if err == nil {
-				fmt.Fprintln(out, "ready: catalog, ordering, payments and projections are caught up")
+				fmt.Fprintf(out, "ready: %s caught up\n", strings.Join(st.Services(), ", "))
 			}
 			ready = nil
 			continue

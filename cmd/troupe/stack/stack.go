@@ -360,6 +360,9 @@ func (s *Stack) build(name string) (runner, error) {
 	return nil, fmt.Errorf("stack: no service %q", name)
 }
 
+// Services lists the services this stack runs, in a stable order.
+func (s *Stack) Services() []string { return s.names() }
+
 // names lists the wired services in a stable order.
 func (s *Stack) names() []string {
 	var out []string
