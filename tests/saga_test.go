@@ -18,6 +18,7 @@ import (
 	"github.com/troupe-dev/troupe/shared/events"
 	"github.com/troupe-dev/troupe/shared/platform/eventstore"
 	"github.com/troupe-dev/troupe/shared/platform/messaging"
+	"github.com/troupe-dev/troupe/shared/platform/testinfra"
 	"github.com/troupe-dev/troupe/tests/invariant"
 )
 
@@ -485,12 +486,24 @@ func TestSagaConcurrentOrdersForScarceStock(t *testing.T) {
 // stock released, and the capture that lands afterwards is refunded. Only
 // on the embedded broker: the design's fixed group names allow one stack
 // per broker, and the shared real-Kafka stack keeps the default deadline.
+// TestSagaTimeout needs a platform with a short order deadline. The design's
+// topic and group names are fixed, so it cannot share a broker with the
+// other scenarios' platform: it runs on a broker of its own, a dedicated
+// real Kafka 4.x (under make test) and kfake.
 func TestSagaTimeout(t *testing.T) {
 	t.Parallel()
-	p := ownPlatform(t, func(c *stack.Config) {
-		c.OrderTimeout = 1500 * time.Millisecond
-		c.PSPTimeout = 5 * time.Second
+	testinfra.ForEachRestartableKafka(t, func(t *testing.T, k testinfra.RestartableKafka) {
+		t.Parallel()
+		cfg := testStackConfig(t.TempDir(), k.Brokers())
+		cfg.OrderTimeout = 1500 * time.Millisecond
+		cfg.PSPTimeout = 5 * time.Second
+		p := startPlatform(t, "timeout", cfg)
+		t.Cleanup(func() { _ = p.st.Close() })
+		sagaTimeout(t, p)
 	})
+}
+
+func sagaTimeout(t *testing.T, p *platform) {
 	p.setSim(t, psp.Settings{LatencyMs: 3000})
 	sku, customer := id("SLOW"), id("c")
 	p.listProduct(t, sku, 700, 3)

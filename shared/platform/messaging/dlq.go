@@ -59,48 +59,72 @@ func (c *dlqCursor) close() {
 // group that never committed is "no offset" (Kafka answers that with empty
 // offsets, kfake with GROUP_ID_NOT_FOUND).
 func (c *dlqCursor) committed(p int32) (int64, error) {
-	coord, err := c.client.Coordinator(c.group)
-	if err != nil {
-		return 0, err
+	var offset int64
+	err := withCoordinator(c.client, c.group, func(coord *sarama.Broker) error {
+		req := &sarama.OffsetFetchRequest{Version: 5, ConsumerGroup: c.group}
+		req.AddPartition(c.topic, p)
+		resp, err := coord.FetchOffset(req)
+		if err != nil {
+			return err
+		}
+		if errors.Is(resp.Err, sarama.ErrGroupIDNotFound) {
+			offset = -1
+			return nil
+		}
+		if resp.Err != sarama.ErrNoError {
+			return resp.Err
+		}
+		b := resp.GetBlock(c.topic, p)
+		if b == nil {
+			offset = -1
+			return nil
+		}
+		if b.Err != sarama.ErrNoError && !errors.Is(b.Err, sarama.ErrGroupIDNotFound) {
+			return b.Err
+		}
+		offset = b.Offset
+		return nil
+	})
+	return offset, err
+}
+
+// withCoordinator runs fn against the group's coordinator, finding it again
+// and retrying (for up to 30 s) while the coordinator is moving or still
+// loading: on a fresh cluster the offsets topic does not exist until the
+// first group asks for it, and the first requests answer NOT_COORDINATOR or
+// COORDINATOR_LOAD_IN_PROGRESS.
+func withCoordinator(client sarama.Client, group string, fn func(*sarama.Broker) error) error {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		coord, err := client.Coordinator(group)
+		if err == nil {
+			err = fn(coord)
+		}
+		retriable := errors.Is(err, sarama.ErrNotCoordinatorForConsumer) ||
+			errors.Is(err, sarama.ErrOffsetsLoadInProgress) ||
+			errors.Is(err, sarama.ErrConsumerCoordinatorNotAvailable)
+		if err == nil || !retriable || time.Now().After(deadline) {
+			return err
+		}
+		_ = client.RefreshCoordinator(group)
+		time.Sleep(200 * time.Millisecond)
 	}
-	req := &sarama.OffsetFetchRequest{Version: 5, ConsumerGroup: c.group}
-	req.AddPartition(c.topic, p)
-	resp, err := coord.FetchOffset(req)
-	if err != nil {
-		return 0, err
-	}
-	if errors.Is(resp.Err, sarama.ErrGroupIDNotFound) {
-		return -1, nil
-	}
-	if resp.Err != sarama.ErrNoError {
-		return 0, resp.Err
-	}
-	b := resp.GetBlock(c.topic, p)
-	if b == nil {
-		return -1, nil
-	}
-	if b.Err != sarama.ErrNoError && !errors.Is(b.Err, sarama.ErrGroupIDNotFound) {
-		return 0, b.Err
-	}
-	return b.Offset, nil
 }
 
 // commit records that every dead letter of p below next is settled.
 func (c *dlqCursor) commit(p int32, next int64) error {
-	coord, err := c.client.Coordinator(c.group)
-	if err != nil {
-		return err
-	}
-	req := &sarama.OffsetCommitRequest{Version: 5, ConsumerGroup: c.group, ConsumerGroupGeneration: -1}
-	req.AddBlock(c.topic, p, next, 0, "")
-	resp, err := coord.CommitOffset(req)
-	if err != nil {
-		return err
-	}
-	if kerr := resp.Errors[c.topic][p]; kerr != sarama.ErrNoError {
-		return kerr
-	}
-	return nil
+	return withCoordinator(c.client, c.group, func(coord *sarama.Broker) error {
+		req := &sarama.OffsetCommitRequest{Version: 5, ConsumerGroup: c.group, ConsumerGroupGeneration: -1}
+		req.AddBlock(c.topic, p, next, 0, "")
+		resp, err := coord.CommitOffset(req)
+		if err != nil {
+			return err
+		}
+		if kerr := resp.Errors[c.topic][p]; kerr != sarama.ErrNoError {
+			return kerr
+		}
+		return nil
+	})
 }
 
 // position returns the first outstanding offset of p and its end offset

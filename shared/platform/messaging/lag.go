@@ -26,10 +26,6 @@ func GroupLag(brokers []string, cfg *sarama.Config, group string, topics ...stri
 		return nil, fmt.Errorf("lag of %s: connect: %w", group, err)
 	}
 	defer client.Close()
-	coord, err := client.Coordinator(group)
-	if err != nil {
-		return nil, fmt.Errorf("lag of %s: coordinator: %w", group, err)
-	}
 	req := &sarama.OffsetFetchRequest{Version: 5, ConsumerGroup: group}
 	parts := map[string][]int32{}
 	for _, t := range topics {
@@ -42,16 +38,23 @@ func GroupLag(brokers []string, cfg *sarama.Config, group string, topics ...stri
 			req.AddPartition(t, p)
 		}
 	}
-	resp, err := coord.FetchOffset(req)
+	var resp *sarama.OffsetFetchResponse
+	err = withCoordinator(client, group, func(coord *sarama.Broker) error {
+		var err error
+		if resp, err = coord.FetchOffset(req); err != nil {
+			return err
+		}
+		if resp.Err != sarama.ErrNoError && !errors.Is(resp.Err, sarama.ErrGroupIDNotFound) {
+			return resp.Err
+		}
+		return nil
+	})
 	if err != nil {
 		return nil, fmt.Errorf("lag of %s: fetch offsets: %w", group, err)
 	}
 	// Kafka answers an unknown group with no offsets, kfake with
 	// GROUP_ID_NOT_FOUND: both mean "never committed".
 	known := !errors.Is(resp.Err, sarama.ErrGroupIDNotFound)
-	if known && resp.Err != sarama.ErrNoError {
-		return nil, fmt.Errorf("lag of %s: %w", group, resp.Err)
-	}
 	var out []PartitionLag
 	for _, t := range topics {
 		for _, p := range parts[t] {
