@@ -40,7 +40,9 @@ require (
 	github.com/pierrec/lz4/v4 v4.1.33 // indirect
 	github.com/pkg/errors v0.9.1 // indirect
 	github.com/rcrowley/go-metrics v0.0.0-20250401214520-65e299d6c5c9 // indirect
+	github.com/santhosh-tekuri/jsonschema/v6 v6.0.3 // indirect
 	github.com/troupe-dev/troupe/embedded v0.0.0-00010101000000-000000000000 // indirect
+	github.com/troupe-dev/troupe/schemas v0.0.0-00010101000000-000000000000 // indirect
 	github.com/twmb/franz-go v1.22.3 // indirect
 	github.com/twmb/franz-go/pkg/kfake v0.0.0-20260918054303-01f206a7e32c // indirect
 	github.com/twmb/franz-go/pkg/kmsg v1.15.1 // indirect
@@ -62,6 +64,7 @@ require (
 // Sibling modules of this repository resolve locally.
 replace (
 	github.com/troupe-dev/troupe/embedded => ../embedded
+	github.com/troupe-dev/troupe/schemas => ../schemas
 	github.com/troupe-dev/troupe/shared/events => ../shared/events
 	github.com/troupe-dev/troupe/shared/platform => ../shared/platform
 )

@@ -10,6 +10,7 @@ require (
 	github.com/troupe-dev/troupe/embedded v0.0.0-00010101000000-000000000000
 	github.com/troupe-dev/troupe/shared/events v0.0.0-00010101000000-000000000000
 	github.com/troupe-dev/troupe/shared/platform v0.0.0-00010101000000-000000000000
+	golang.org/x/sync v0.25.0
 )
 
 require (
@@ -37,6 +38,8 @@ require (
 	github.com/prometheus/common v0.65.0 // indirect
 	github.com/prometheus/procfs v0.17.0 // indirect
 	github.com/rogpeppe/go-internal v1.14.1 // indirect
+	github.com/santhosh-tekuri/jsonschema/v6 v6.0.3 // indirect
+	github.com/troupe-dev/troupe/schemas v0.0.0-00010101000000-000000000000 // indirect
 	github.com/twmb/franz-go v1.22.3 // indirect
 	github.com/twmb/franz-go/pkg/kfake v0.0.0-20260918054303-01f206a7e32c // indirect
 	github.com/twmb/franz-go/pkg/kmsg v1.15.1 // indirect
@@ -92,6 +95,7 @@ require (
 // Sibling modules of this repository resolve locally.
 replace (
 	github.com/troupe-dev/troupe/embedded => ../../embedded
+	github.com/troupe-dev/troupe/schemas => ../../schemas
 	github.com/troupe-dev/troupe/shared/events => ../../shared/events
 	github.com/troupe-dev/troupe/shared/platform => ../../shared/platform
 )

@@ -9,12 +9,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/EventStore/EventStore-Client-Go/v4/esdb"
 	"github.com/labstack/echo/v4"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/troupe-dev/troupe/contexts/catalog/adapters"
 	"github.com/troupe-dev/troupe/contexts/catalog/app"
@@ -152,30 +152,21 @@ func (s *Service) Routes(e *echo.Echo) { s.http.Register(e) }
 // of interrupted reservations until ctx ends (then it returns nil) or one
 // of them fails (then it stops the others and returns that error).
 func (s *Service) Run(ctx context.Context) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	parts := []struct {
-		name string
-		run  func(context.Context) error
-	}{
-		{"relay", s.relay.Run},
-		{"subscriber", s.sub.Run},
-		{"recovery", s.recovery.Run},
-	}
-	errs := make([]error, len(parts))
-	var wg sync.WaitGroup
-	for i, p := range parts {
-		wg.Go(func() {
-			if err := p.run(ctx); err != nil && ctx.Err() == nil {
-				errs[i] = fmt.Errorf("catalog %s: %w", p.name, err)
-				cancel()
+	g, gctx := errgroup.WithContext(ctx)
+	for name, run := range map[string]func(context.Context) error{
+		"relay": s.relay.Run, "subscriber": s.sub.Run, "recovery": s.recovery.Run,
+	} {
+		g.Go(func() error {
+			if err := run(gctx); err != nil && ctx.Err() == nil {
+				return fmt.Errorf("catalog %s: %w", name, err)
 			}
+			return nil
 		})
 	}
 	s.running.Store(true)
-	wg.Wait()
+	err := g.Wait()
 	s.running.Store(false)
-	return errors.Join(errs...)
+	return err
 }
 
 // Ready returns nil once Run is running and the recovery has examined every

@@ -9,12 +9,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/EventStore/EventStore-Client-Go/v4/esdb"
 	"github.com/labstack/echo/v4"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/troupe-dev/troupe/contexts/ordering/adapters"
 	"github.com/troupe-dev/troupe/contexts/ordering/app"
@@ -146,30 +146,18 @@ func (s *Service) Run(ctx context.Context) error {
 		return errors.New("ordering: Run called while already running")
 	}
 	defer s.running.Store(false)
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-
-	var (
-		wg       sync.WaitGroup
-		errOnce  sync.Once
-		firstErr error
-	)
-	start := func(name string, run func(context.Context) error) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := run(ctx); err != nil && ctx.Err() == nil {
-				errOnce.Do(func() { firstErr = fmt.Errorf("ordering %s: %w", name, err) })
-				cancel()
+	g, gctx := errgroup.WithContext(ctx)
+	for name, run := range map[string]func(context.Context) error{
+		"relay": s.relay.Run, "subscriber": s.subscriber.Run, "deadline feed": s.feed.Run, "deadlines": s.deadlines.Run,
+	} {
+		g.Go(func() error {
+			if err := run(gctx); err != nil && ctx.Err() == nil {
+				return fmt.Errorf("ordering %s: %w", name, err)
 			}
-		}()
+			return nil
+		})
 	}
-	start("relay", s.relay.Run)
-	start("subscriber", s.subscriber.Run)
-	start("deadline feed", s.feed.Run)
-	start("deadlines", s.deadlines.Run)
-	wg.Wait()
-	return firstErr
+	return g.Wait()
 }
 
 // Ready returns nil once Run is running and the pending deadlines have been

@@ -8,12 +8,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/EventStore/EventStore-Client-Go/v4/esdb"
 	"github.com/labstack/echo/v4"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/troupe-dev/troupe/contexts/payments/adapters"
 	"github.com/troupe-dev/troupe/contexts/payments/app"
@@ -171,38 +171,28 @@ func (s *Service) Routes(e *echo.Echo) { s.http.Register(e) }
 // then returns nil; if one stops with an error, the others are stopped and
 // that error returned.
 func (s *Service) Run(ctx context.Context) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var (
-		wg       sync.WaitGroup
-		mu       sync.Mutex
-		firstErr error
-	)
-	run := func(name string, fn func(context.Context) error) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			err := fn(ctx)
-			if err == nil && ctx.Err() == nil {
-				err = fmt.Errorf("payments: %s stopped early", name)
+	g, gctx := errgroup.WithContext(ctx)
+	for name, run := range map[string]func(context.Context) error{
+		"relay": s.relay.Run, "subscriber": s.sub.Run, "recovery": s.recovery.Run,
+	} {
+		g.Go(func() error {
+			err := run(gctx)
+			if ctx.Err() != nil {
+				return nil // a clean stop
 			}
-			if err != nil && !errors.Is(err, context.Canceled) {
-				mu.Lock()
-				if firstErr == nil {
-					firstErr = fmt.Errorf("payments: %s: %w", name, err)
-				}
-				mu.Unlock()
+			if err == nil && gctx.Err() == nil {
+				err = fmt.Errorf("stopped early")
 			}
-			cancel()
-		}()
+			if err == nil || errors.Is(err, context.Canceled) {
+				return nil // stopped because another part failed
+			}
+			return fmt.Errorf("payments: %s: %w", name, err)
+		})
 	}
-	run("relay", s.relay.Run)
-	run("subscriber", s.sub.Run)
-	run("recovery", s.recovery.Run)
 	s.running.Store(true)
-	wg.Wait()
+	err := g.Wait()
 	s.running.Store(false)
-	return firstErr
+	return err
 }
 
 // Ready returns nil while Run runs and once the recovery has examined every
