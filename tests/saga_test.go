@@ -3,6 +3,7 @@ package tests
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -22,11 +23,16 @@ import (
 	"github.com/troupe-dev/troupe/tests/invariant"
 )
 
+// wantStock waits for sku's stock to become want: catalog gives stock back
+// (a release, or the undo after a failed reservation) asynchronously, after
+// ordering may already have reached its terminal state.
 func wantStock(t *testing.T, p *platform, sku string, want invariant.Stock) {
 	t.Helper()
-	if got := p.stock(t, sku); got != want {
-		t.Fatalf("stock of %s = %+v, want %+v", sku, got, want)
-	}
+	var got invariant.Stock
+	p.waitFor(t, "stock of "+sku, func() bool {
+		got = p.stock(t, sku)
+		return got == want
+	}, func() string { return fmt.Sprintf("stock of %s = %+v, want %+v", sku, got, want) })
 }
 
 func TestSagaHappyPathWallet(t *testing.T) {
