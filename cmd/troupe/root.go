@@ -23,8 +23,14 @@ func newRootCmd() *cobra.Command {
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(
 		newUpCmd(),
+		newServeCmd(),
 		newEventstoreCmd(),
+		newTokenCmd(),
+		newStreamsCmd(),
+		newReplayCmd(),
 		newSubscribersCmd(),
+		newDLQCmd(),
+		newLoadCmd(),
 	)
 	return root
 }

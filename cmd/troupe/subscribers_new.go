@@ -27,10 +27,10 @@ func newSubscribersCmd() *cobra.Command {
 		Short: "Work with subscribers: extensions that react to integration events",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return usageError{errors.New("subscribers: name a subcommand (new)")}
+			return usageError{errors.New("subscribers: name a subcommand (ls, reset, new)")}
 		},
 	}
-	cmd.AddCommand(newSubscribersNewCmd())
+	cmd.AddCommand(newSubscribersLsCmd(), newSubscribersResetCmd(), newSubscribersNewCmd())
 	return cmd
 }
 
