@@ -20,6 +20,7 @@ import (
 	"github.com/IBM/sarama"
 	"github.com/google/uuid"
 
+	"github.com/troupe-dev/troupe/cmd/troupe/invariant"
 	"github.com/troupe-dev/troupe/cmd/troupe/stack"
 	"github.com/troupe-dev/troupe/embedded/psp"
 	"github.com/troupe-dev/troupe/shared/events"
@@ -27,7 +28,6 @@ import (
 	"github.com/troupe-dev/troupe/shared/platform/httpapi"
 	"github.com/troupe-dev/troupe/shared/platform/messaging"
 	"github.com/troupe-dev/troupe/shared/platform/testinfra"
-	"github.com/troupe-dev/troupe/tests/invariant"
 )
 
 // A platform is a running stack as the scenarios drive it: only through

@@ -9,9 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/troupe-dev/troupe/cmd/troupe/invariant"
 	"github.com/troupe-dev/troupe/embedded/psp"
 	"github.com/troupe-dev/troupe/shared/events"
-	"github.com/troupe-dev/troupe/tests/invariant"
 )
 
 // TestInvariantsOverRandomOrders runs 1,000 random orders through a stack of

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/troupe-dev/troupe/cmd/troupe/invariant"
 	"github.com/troupe-dev/troupe/cmd/troupe/stack"
 	catalogadapters "github.com/troupe-dev/troupe/contexts/catalog/adapters"
 	catalogapp "github.com/troupe-dev/troupe/contexts/catalog/app"
@@ -20,7 +21,6 @@ import (
 	"github.com/troupe-dev/troupe/shared/platform/eventstore"
 	"github.com/troupe-dev/troupe/shared/platform/messaging"
 	"github.com/troupe-dev/troupe/shared/platform/testinfra"
-	"github.com/troupe-dev/troupe/tests/invariant"
 )
 
 // wantStock waits for sku's stock to become want: catalog gives stock back

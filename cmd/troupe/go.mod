@@ -12,6 +12,7 @@ require (
 	github.com/troupe-dev/troupe/contexts/payments v0.0.0-00010101000000-000000000000
 	github.com/troupe-dev/troupe/embedded v0.0.0-00010101000000-000000000000
 	github.com/troupe-dev/troupe/projections v0.0.0-00010101000000-000000000000
+	github.com/troupe-dev/troupe/shared/events v0.0.0-00010101000000-000000000000
 	github.com/troupe-dev/troupe/shared/platform v0.0.0-00010101000000-000000000000
 	github.com/troupe-dev/troupe/subscribers/loyalty v0.0.0-00010101000000-000000000000
 	github.com/troupe-dev/troupe/subscribers/webhook v0.0.0-00010101000000-000000000000
@@ -76,7 +77,6 @@ require (
 	github.com/santhosh-tekuri/jsonschema/v6 v6.0.3 // indirect
 	github.com/sony/gobreaker/v2 v2.4.0 // indirect
 	github.com/troupe-dev/troupe/schemas v0.0.0-00010101000000-000000000000 // indirect
-	github.com/troupe-dev/troupe/shared/events v0.0.0-00010101000000-000000000000 // indirect
 	github.com/twmb/franz-go v1.22.3 // indirect
 	github.com/twmb/franz-go/pkg/kfake v0.0.0-20260918054303-01f206a7e32c // indirect
 	github.com/twmb/franz-go/pkg/kmsg v1.15.1 // indirect

@@ -3,8 +3,8 @@ package invariant_test
 import (
 	"testing"
 
+	"github.com/troupe-dev/troupe/cmd/troupe/invariant"
 	"github.com/troupe-dev/troupe/shared/events"
-	"github.com/troupe-dev/troupe/tests/invariant"
 )
 
 type history struct{ recs []invariant.Record }
