@@ -98,6 +98,8 @@ func TestErrorsAndAuth(t *testing.T) {
 		{"wrong type", "POST", "/api/things", customer, `{"quantity": "two"}`, 400, "quantity"},
 		{"invalid", "POST", "/api/things", customer, `{"quantity": 0}`, 422, "quantity"},
 		{"too big", "POST", "/api/things", customer, `{"name": "` + strings.Repeat("x", 70<<10) + `"}`, 413, ""},
+		{"64 KiB exactly", "POST", "/api/things", customer, sized(httpapi.MaxBodyBytes), 202, ""},
+		{"64 KiB and a byte", "POST", "/api/things", customer, sized(httpapi.MaxBodyBytes + 1), 413, ""},
 		{"wrong role", "GET", "/api/admin", customer, ``, 403, ""},
 		{"admin", "GET", "/api/admin", admin, ``, 200, ""},
 		{"unknown path", "GET", "/api/nope", customer, ``, 404, ""},
@@ -115,6 +117,12 @@ func TestErrorsAndAuth(t *testing.T) {
 			}
 		})
 	}
+}
+
+// sized is a valid request body of exactly n bytes.
+func sized(n int) string {
+	const head, tail = `{"quantity": 2, "name": "`, `"}`
+	return head + strings.Repeat("x", n-len(head)-len(tail)) + tail
 }
 
 // TestConsistencyTokens: items split on their last "@"; bad items fail.

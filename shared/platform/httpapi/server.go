@@ -36,7 +36,9 @@ func New(cfg Config) *echo.Echo {
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = errorHandler(cfg.Logger)
 	e.Use(middleware.Recover())
-	e.Use(middleware.BodyLimit(strconv.Itoa(MaxBodyBytes/1024) + "K"))
+	// "KiB": echo reads a bare "K" as 1000 bytes, which would cut the
+	// limit to 64,000.
+	e.Use(middleware.BodyLimit(strconv.Itoa(MaxBodyBytes/1024) + "KiB"))
 	e.GET("/healthz", func(c echo.Context) error { return c.JSON(http.StatusOK, map[string]string{"status": "ok"}) })
 	e.GET("/readyz", func(c echo.Context) error {
 		if cfg.Ready != nil {
