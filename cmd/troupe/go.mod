@@ -5,6 +5,7 @@ go 1.26.0
 require (
 	github.com/EventStore/EventStore-Client-Go/v4 v4.2.0
 	github.com/labstack/echo/v4 v4.16.0
+	github.com/sony/gobreaker/v2 v2.4.0
 	github.com/spf13/cobra v1.10.2
 	github.com/spf13/pflag v1.0.9
 	github.com/troupe-dev/troupe/contexts/catalog v0.0.0-00010101000000-000000000000
@@ -16,6 +17,7 @@ require (
 	github.com/troupe-dev/troupe/shared/platform v0.0.0-00010101000000-000000000000
 	github.com/troupe-dev/troupe/subscribers/loyalty v0.0.0-00010101000000-000000000000
 	github.com/troupe-dev/troupe/subscribers/webhook v0.0.0-00010101000000-000000000000
+	golang.org/x/time v0.15.0
 )
 
 require (
@@ -75,7 +77,6 @@ require (
 	github.com/redis/go-redis/v9 v9.23.0 // indirect
 	github.com/rogpeppe/go-internal v1.14.1 // indirect
 	github.com/santhosh-tekuri/jsonschema/v6 v6.0.3 // indirect
-	github.com/sony/gobreaker/v2 v2.4.0 // indirect
 	github.com/troupe-dev/troupe/schemas v0.0.0-00010101000000-000000000000 // indirect
 	github.com/twmb/franz-go v1.22.3 // indirect
 	github.com/twmb/franz-go/pkg/kfake v0.0.0-20260918054303-01f206a7e32c // indirect
@@ -94,7 +95,6 @@ require (
 	golang.org/x/sync v0.25.0 // indirect
 	golang.org/x/sys v0.48.0 // indirect
 	golang.org/x/text v0.42.0 // indirect
-	golang.org/x/time v0.15.0 // indirect
 	google.golang.org/genproto/googleapis/rpc v0.0.0-20261019180522-ce908d29299b // indirect
 	google.golang.org/grpc v1.85.0 // indirect
 	google.golang.org/protobuf v1.36.12 // indirect
