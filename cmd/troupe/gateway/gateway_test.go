@@ -134,13 +134,12 @@ func (f fleet) upstreams() Upstreams {
 
 // harness is a gateway under test with its tokens.
 type harness struct {
-	t       *testing.T
-	h       http.Handler
-	auth    *httpapi.Auth
-	admin   string
-	alice   string // customer alice
-	bob     string // customer bob
-	remoteI int
+	t     *testing.T
+	h     http.Handler
+	auth  *httpapi.Auth
+	admin string
+	alice string // customer alice
+	bob   string // customer bob
 }
 
 func newHarness(t *testing.T, cfg Config) *harness {
