@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/troupe-dev/troupe/shared/platform/httpapi"
+	"github.com/troupe-dev/troupe/shared/platform/testinfra"
 )
 
 // The inspection commands (token, streams, replay stream) run as
@@ -132,9 +133,22 @@ func wantExit(t *testing.T, p *platform, code int, want []string, args ...string
 }
 
 // TestInspectAnOrderThroughItsHistory places an order through the API,
-// then browses and replays its history with the CLI.
+// then browses and replays its history with the CLI: on the embedded
+// servers, and on the real Kafka and Redis when make test names them.
 func TestInspectAnOrderThroughItsHistory(t *testing.T) {
-	p := startPlatform(t, "")
+	t.Run("embedded", func(t *testing.T) {
+		inspectOrderHistory(t, startPlatform(t, ""))
+	})
+	t.Run("real_kafka_redis", func(t *testing.T) {
+		brokers, redisURL := testinfra.RealKafka(), testinfra.RealRedis()
+		if len(brokers) == 0 || redisURL == "" {
+			t.Skipf("%s and %s are not both set", testinfra.EnvKafkaBrokers, testinfra.EnvRedisURL)
+		}
+		inspectOrderHistory(t, startPlatform(t, "", "--kafka-brokers", strings.Join(brokers, ","), "--redis-url", redisURL))
+	})
+}
+
+func inspectOrderHistory(t *testing.T, p *platform) {
 	suffix := rand.Text()[:10]
 	sku, customer, other := "INSPECT-"+suffix, "alice-"+suffix, "bob-"+suffix
 
