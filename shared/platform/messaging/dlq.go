@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -55,11 +56,14 @@ func (c *dlqCursor) close() {
 	_ = c.client.Close()
 }
 
-// committed returns the redrive group's committed offset of p, or -1. A
-// group that never committed is "no offset" (Kafka answers that with empty
-// offsets, kfake with GROUP_ID_NOT_FOUND).
-func (c *dlqCursor) committed(p int32) (int64, error) {
+// committed returns the redrive group's committed offset of p, or -1, and
+// the offsets past it already settled one by one (RedriveID), which the
+// commit keeps in its metadata. A group that never committed is "no
+// offset" (Kafka answers that with empty offsets, kfake with
+// GROUP_ID_NOT_FOUND).
+func (c *dlqCursor) committed(p int32) (int64, map[int64]bool, error) {
 	var offset int64
+	settled := map[int64]bool{}
 	err := withCoordinator(c.client, c.group, func(coord *sarama.Broker) error {
 		req := &sarama.OffsetFetchRequest{Version: 5, ConsumerGroup: c.group}
 		req.AddPartition(c.topic, p)
@@ -83,9 +87,47 @@ func (c *dlqCursor) committed(p int32) (int64, error) {
 			return b.Err
 		}
 		offset = b.Offset
+		settled = parseSettled(b.Metadata)
 		return nil
 	})
-	return offset, err
+	return offset, settled, err
+}
+
+// settledPrefix starts the commit metadata listing offsets settled one by
+// one past the committed offset.
+const settledPrefix = "settled:"
+
+func parseSettled(meta string) map[int64]bool {
+	out := map[int64]bool{}
+	rest, ok := strings.CutPrefix(meta, settledPrefix)
+	if !ok {
+		return out
+	}
+	for _, f := range strings.Split(rest, ",") {
+		if o, err := strconv.ParseInt(f, 10, 64); err == nil {
+			out[o] = true
+		}
+	}
+	return out
+}
+
+// formatSettled keeps the settled offsets at or past next, sorted.
+func formatSettled(next int64, settled map[int64]bool) string {
+	var offs []int64
+	for o := range settled {
+		if o >= next {
+			offs = append(offs, o)
+		}
+	}
+	if len(offs) == 0 {
+		return ""
+	}
+	slices.Sort(offs)
+	parts := make([]string, len(offs))
+	for i, o := range offs {
+		parts[i] = strconv.FormatInt(o, 10)
+	}
+	return settledPrefix + strings.Join(parts, ",")
 }
 
 // withCoordinator runs fn against the group's coordinator, finding it again
@@ -111,11 +153,13 @@ func withCoordinator(client sarama.Client, group string, fn func(*sarama.Broker)
 	}
 }
 
-// commit records that every dead letter of p below next is settled.
-func (c *dlqCursor) commit(p int32, next int64) error {
+// commit records that every dead letter of p below next is settled, and
+// of those past it the ones in settled.
+func (c *dlqCursor) commit(p int32, next int64, settled map[int64]bool) error {
+	meta := formatSettled(next, settled)
 	return withCoordinator(c.client, c.group, func(coord *sarama.Broker) error {
 		req := &sarama.OffsetCommitRequest{Version: 5, ConsumerGroup: c.group, ConsumerGroupGeneration: -1}
-		req.AddBlock(c.topic, p, next, 0, "")
+		req.AddBlock(c.topic, p, next, 0, meta)
 		resp, err := coord.CommitOffset(req)
 		if err != nil {
 			return err
@@ -127,30 +171,37 @@ func (c *dlqCursor) commit(p int32, next int64) error {
 	})
 }
 
-// position returns the first outstanding offset of p and its end offset
-// (the next offset to be written).
-func (c *dlqCursor) position(p int32) (next, end int64, err error) {
-	if next, err = c.committed(p); err != nil {
-		return 0, 0, err
+// position returns the first outstanding offset of p, its end offset (the
+// next offset to be written), and the offsets past next settled already.
+// Outstanding means: at or past next, below end, and not settled.
+func (c *dlqCursor) position(p int32) (next, end int64, settled map[int64]bool, err error) {
+	if next, settled, err = c.committed(p); err != nil {
+		return 0, 0, nil, err
 	}
 	if end, err = c.client.GetOffset(c.topic, p, sarama.OffsetNewest); err != nil {
-		return 0, 0, err
+		return 0, 0, nil, err
 	}
 	start, err := c.client.GetOffset(c.topic, p, sarama.OffsetOldest)
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, nil, err
 	}
 	if next < start {
 		next = start // never redriven (or retention removed some)
 	}
-	return next, end, nil
+	for next < end && settled[next] {
+		next++ // settled one by one, contiguous with the cursor
+	}
+	return next, end, settled, nil
 }
 
+// errStopWalk ends an each walk early without an error.
+var errStopWalk = errors.New("stop walk")
+
 // each calls fn for every outstanding dead letter of partition p, in order,
-// from the redrive offset to the end as of the call. fn returning an error
-// stops the walk.
+// from the redrive offset to the end as of the call, skipping those
+// settled one by one. fn returning an error stops the walk.
 func (c *dlqCursor) each(ctx context.Context, p int32, fn func(*sarama.ConsumerMessage) error) error {
-	next, end, err := c.position(p)
+	next, end, settled, err := c.position(p)
 	if err != nil || next >= end {
 		return err
 	}
@@ -162,8 +213,10 @@ func (c *dlqCursor) each(ctx context.Context, p int32, fn func(*sarama.ConsumerM
 	for {
 		select {
 		case msg := <-pc.Messages():
-			if err := fn(msg); err != nil {
-				return err
+			if !settled[msg.Offset] {
+				if err := fn(msg); err != nil {
+					return err
+				}
 			}
 			if msg.Offset+1 >= end {
 				return nil
@@ -248,6 +301,8 @@ func (s *Subscriber) DeadLetters(ctx context.Context) ([]DeadLetter, error) {
 // were handled. A dead letter that still fails stops the redrive of its
 // partition and is reported; it stays, with everything behind it.
 func (s *Subscriber) Redrive(ctx context.Context) (int, error) {
+	s.redriveMu.Lock()
+	defer s.redriveMu.Unlock()
 	c, err := s.openDLQ()
 	if err != nil {
 		return 0, err
@@ -263,7 +318,11 @@ func (s *Subscriber) Redrive(ctx context.Context) (int, error) {
 		done := map[string]bool{} // event ids redriven in this call (the DLQ may hold duplicates)
 		for {
 			var failed error
-			err := c.each(ctx, p, func(msg *sarama.ConsumerMessage) error {
+			_, _, settled, err := c.position(p)
+			if err != nil {
+				return handled, fmt.Errorf("redrive %s: %w", s.name, err)
+			}
+			err = c.each(ctx, p, func(msg *sarama.ConsumerMessage) error {
 				h := headersOf(msg.Headers)
 				m, _ := metaFrom(h)
 				m.Topic, m.Partition, m.Offset = msg.Topic, msg.Partition, msg.Offset
@@ -277,7 +336,7 @@ func (s *Subscriber) Redrive(ctx context.Context) (int, error) {
 					done[m.EventID] = true
 					handled++
 				}
-				return c.commit(p, msg.Offset+1)
+				return c.commit(p, msg.Offset+1, settled)
 			})
 			if failed != nil {
 				return handled, failed
@@ -288,7 +347,7 @@ func (s *Subscriber) Redrive(ctx context.Context) (int, error) {
 			// Caught up: unpark under the lock that every dead-letter write
 			// takes, unless a new dead letter arrived meanwhile.
 			s.mu.Lock()
-			next, end, err := c.position(p)
+			next, end, _, err := c.position(p)
 			if err == nil && next >= end {
 				for st := range streams {
 					delete(s.parked, st)
@@ -304,4 +363,110 @@ func (s *Subscriber) Redrive(ctx context.Context) (int, error) {
 		}
 	}
 	return handled, nil
+}
+
+// ErrNoDeadLetter is returned by RedriveID for an id that is not an
+// outstanding dead letter of the subscriber.
+var ErrNoDeadLetter = errors.New("no such dead letter")
+
+// ErrRedriveOrder is returned by RedriveID for a dead letter that waits
+// behind an earlier one of its stream: redriving it first would break the
+// stream's order.
+var ErrRedriveOrder = errors.New("dead letter waits behind an earlier one of its stream")
+
+// RedriveID feeds the one outstanding dead letter with event id id back to
+// this subscriber's handlers (every copy of it, should the topic hold it
+// twice) and marks it settled; the stream is unparked once none of its
+// dead letters is outstanding. Per-stream order is kept: a dead letter
+// behind an earlier one of its stream is refused with ErrRedriveOrder. It
+// returns how many events were handled (0 or 1); an unknown id is
+// ErrNoDeadLetter, and a dead letter that still fails stays outstanding.
+func (s *Subscriber) RedriveID(ctx context.Context, id string) (int, error) {
+	s.redriveMu.Lock()
+	defer s.redriveMu.Unlock()
+	c, err := s.openDLQ()
+	if err != nil {
+		return 0, err
+	}
+	defer c.close()
+	parts, err := c.partitions()
+	if err != nil {
+		return 0, err
+	}
+	for _, p := range parts {
+		var target *sarama.ConsumerMessage
+		var copies []int64
+		var ahead DeadLetter // an earlier dead letter of the same stream
+		err := c.each(ctx, p, func(msg *sarama.ConsumerMessage) error {
+			h := headersOf(msg.Headers)
+			if h[HeaderEventID] == id {
+				if target == nil {
+					target = msg
+				}
+				copies = append(copies, msg.Offset)
+			}
+			return nil
+		})
+		if err != nil {
+			return 0, fmt.Errorf("redrive %s of %s: %w", id, s.name, err)
+		}
+		if target == nil {
+			continue
+		}
+		h := headersOf(target.Headers)
+		stream := h[HeaderStream]
+		err = c.each(ctx, p, func(msg *sarama.ConsumerMessage) error {
+			mh := headersOf(msg.Headers)
+			if msg.Offset < target.Offset && mh[HeaderStream] == stream && mh[HeaderEventID] != id {
+				ahead = DeadLetter{EventID: mh[HeaderEventID], Stream: stream}
+				return errStopWalk
+			}
+			return nil
+		})
+		if err != nil && !errors.Is(err, errStopWalk) {
+			return 0, fmt.Errorf("redrive %s of %s: %w", id, s.name, err)
+		}
+		if ahead.EventID != "" {
+			return 0, fmt.Errorf("redrive %s of %s: %w: redrive %s first, or all", id, stream, ErrRedriveOrder, ahead.EventID)
+		}
+		m, _ := metaFrom(h)
+		m.Topic, m.Partition, m.Offset = target.Topic, target.Partition, target.Offset
+		rec := Message{Key: string(target.Key), Value: target.Value, Headers: h, Timestamp: target.Timestamp}
+		if err := s.handle(ctx, rec, m, true); err != nil {
+			return 0, err
+		}
+		next, _, settled, err := c.position(p)
+		if err != nil {
+			return 1, fmt.Errorf("redrive %s of %s: %w", id, s.name, err)
+		}
+		for _, o := range copies {
+			settled[o] = true
+		}
+		for settled[next] {
+			next++
+		}
+		if err := c.commit(p, next, settled); err != nil {
+			return 1, fmt.Errorf("redrive %s of %s: settle: %w", id, s.name, err)
+		}
+		// Unpark under the lock every dead-letter write takes, unless
+		// another dead letter of the stream is still outstanding.
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		more := false
+		err = c.each(ctx, p, func(msg *sarama.ConsumerMessage) error {
+			if headersOf(msg.Headers)[HeaderStream] == stream {
+				more = true
+				return errStopWalk
+			}
+			return nil
+		})
+		if err != nil && !errors.Is(err, errStopWalk) {
+			return 1, fmt.Errorf("redrive %s of %s: %w", id, s.name, err)
+		}
+		if !more {
+			delete(s.parked, stream)
+		}
+		return 1, nil
+	}
+	return 0, fmt.Errorf("%w: %q is not an outstanding dead letter of %s", ErrNoDeadLetter, id, s.name)
 }

@@ -48,6 +48,16 @@ type SubscriberConfig struct {
 	Hooks Hooks
 	// Logger receives operational logs; default slog.Default().
 	Logger *slog.Logger
+	// ResetRefusal, when not empty, makes Reset refuse (ErrNotResettable)
+	// with this reason: for a subscriber whose position lives in its read
+	// store and that a group reset cannot move, say what to use instead.
+	ResetRefusal string
+	// OnReset, if set, is called by Reset while the subscriber is paused,
+	// with the offsets the group is about to be moved to and before they
+	// are committed: a subscriber that stores its position beside its read
+	// model moves that position too, so a restart does not undo the reset.
+	// An error aborts the reset (the group stays where it was).
+	OnReset func(ctx context.Context, to []PartitionOffset) error
 }
 
 // Hooks are called from the subscriber's workers (concurrently: they must
@@ -132,6 +142,11 @@ type Subscriber struct {
 	parked map[string]bool
 	dlq    sarama.SyncProducer
 	client sarama.Client
+
+	// ctl is the run state that Pause, Resume and Reset drive.
+	ctl control
+	// redriveMu serializes redrives, which share the redrive cursor.
+	redriveMu sync.Mutex
 }
 
 // NewSubscriber returns a subscriber named name (its consumer group and the
@@ -215,7 +230,9 @@ func (s *Subscriber) Topics() []string {
 }
 
 // Run consumes until ctx ends, then stops and commits what was processed.
-// It returns nil after a clean stop, or the error that stopped it.
+// It returns nil after a clean stop, or the error that stopped it. While it
+// runs, Pause, Resume and Reset leave and rejoin the consumer group without
+// Run returning.
 func (s *Subscriber) Run(ctx context.Context) error {
 	if len(s.handlers) == 0 {
 		return errors.New("subscriber " + s.name + ": no handlers")
@@ -231,7 +248,28 @@ func (s *Subscriber) Run(ctx context.Context) error {
 	if err := s.loadParked(ctx); err != nil {
 		return fmt.Errorf("subscriber %s: load parked streams: %w", s.name, err)
 	}
+	if err := s.ctl.start(); err != nil {
+		return fmt.Errorf("subscriber %s: %w", s.name, err)
+	}
+	defer s.ctl.stop()
+	for {
+		consumeCtx, done := s.ctl.session(ctx)
+		err := s.consume(consumeCtx, topics)
+		done()
+		if err != nil || ctx.Err() != nil {
+			return err
+		}
+		// Paused: the group was left cleanly; wait to rejoin it.
+		if !s.ctl.awaitResume(ctx) {
+			return nil
+		}
+	}
+}
 
+// consume is one membership of the consumer group: it consumes until ctx
+// ends (Run's context, or a pause), then leaves the group, committing what
+// was processed.
+func (s *Subscriber) consume(ctx context.Context, topics []string) error {
 	wsub, err := wkafka.NewSubscriber(wkafka.SubscriberConfig{
 		Brokers:               s.cfg.Brokers,
 		Unmarshaler:           wkafka.DefaultMarshaler{},
@@ -249,6 +287,11 @@ func (s *Subscriber) Run(ctx context.Context) error {
 	for _, topic := range topics {
 		msgs, err := wsub.Subscribe(runCtx, topic)
 		if err != nil {
+			cancel()
+			wg.Wait()
+			if ctx.Err() != nil {
+				return nil // paused or stopped while joining
+			}
 			return fmt.Errorf("subscriber %s: subscribe %s: %w", s.name, topic, err)
 		}
 		// One worker per partition: a partition never has two messages in
