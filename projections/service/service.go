@@ -25,6 +25,13 @@ import (
 // Name is the projections subscriber's stable name (its consumer group).
 const Name = "projections"
 
+// ResetRefusal is why the projections subscriber refuses a consumer-group
+// reset: the read model stores its Kafka offsets with its data and skips
+// every event it has applied, so moving the group would change nothing (and
+// be undone at the next start). A blue-green rebuild re-derives it instead.
+const ResetRefusal = "projections keeps its position with its read model in Redis, so a group reset changes nothing; " +
+	"rebuild it with `troupe replay projection projections`"
+
 // Config configures the projections service. Zero fields take the
 // defaults documented on each.
 type Config struct {
@@ -119,6 +126,7 @@ func New(cfg Config) (*Service, error) {
 	}
 	sub, err := messaging.NewSubscriber(cfg.Name, messaging.SubscriberConfig{
 		Brokers: cfg.Brokers, Sarama: cfg.Sarama, Topics: cfg.Topics, Logger: cfg.Logger,
+		ResetRefusal: ResetRefusal,
 	})
 	if err != nil {
 		return nil, err
@@ -138,6 +146,10 @@ func (s *Service) Close() error {
 
 // Model returns the read model (for tools and tests).
 func (s *Service) Model() *model.Model { return s.model }
+
+// Subscribers returns the Kafka subscriber feeding the live read model (for
+// the admin API: state, dead letters, redrive).
+func (s *Service) Subscribers() []*messaging.Subscriber { return []*messaging.Subscriber{s.sub} }
 
 // Redis returns the read store client.
 func (s *Service) Redis() redis.UniversalClient { return s.rdb }
@@ -178,8 +190,15 @@ func handle[E events.Event](s *Service) {
 // instead of failing: failing would dead-letter the event, and the rebuild
 // will hold it anyway.
 func (s *Service) applyLive(ctx context.Context, e events.Event, m messaging.Meta) error {
-	ev, err := model.Encode(e, model.Source{Stream: m.Stream, Revision: m.Revision, OccurredAt: m.OccurredAt,
-		Topic: m.Topic, Partition: m.Partition, Offset: m.Offset})
+	src := model.Source{Stream: m.Stream, Revision: m.Revision, OccurredAt: m.OccurredAt,
+		Topic: m.Topic, Partition: m.Partition, Offset: m.Offset}
+	if m.Redriven {
+		// A redriven event comes from the dead-letter topic: its offset is
+		// no position in the source topics (and a stored one would stall
+		// every rebuild's switch, which waits to reach all of them).
+		src.Topic = ""
+	}
+	ev, err := model.Encode(e, src)
 	if err != nil {
 		return err
 	}

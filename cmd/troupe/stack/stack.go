@@ -32,8 +32,10 @@ import (
 	"github.com/troupe-dev/troupe/embedded/psp"
 	embredis "github.com/troupe-dev/troupe/embedded/redis"
 	projections "github.com/troupe-dev/troupe/projections/service"
+	"github.com/troupe-dev/troupe/shared/platform/admin"
 	"github.com/troupe-dev/troupe/shared/platform/eventstore"
 	"github.com/troupe-dev/troupe/shared/platform/httpapi"
+	"github.com/troupe-dev/troupe/shared/platform/messaging"
 	loyalty "github.com/troupe-dev/troupe/subscribers/loyalty/service"
 	webhook "github.com/troupe-dev/troupe/subscribers/webhook/service"
 )
@@ -153,6 +155,12 @@ type runner interface {
 	Routes(e *echo.Echo)
 }
 
+// subscriberSet is a service that runs Kafka subscribers, for the admin
+// API.
+type subscriberSet interface {
+	Subscribers() []*messaging.Subscriber
+}
+
 // noRoutes adapts a service without HTTP routes (the webhook forwarder).
 type noRoutes struct {
 	*webhook.Service
@@ -180,6 +188,8 @@ type Stack struct {
 	pspURL  string
 	psp     *psp.Server
 
+	admin *admin.Registry
+
 	httpLn  net.Listener
 	httpSrv *http.Server
 	httpErr chan error
@@ -203,7 +213,7 @@ func Start(ctx context.Context, cfg Config) (st *Stack, err error) {
 		return nil, err
 	}
 	s := &Stack{cfg: cfg, log: cfg.Logger, services: map[string]runner{}, runs: map[string]*running{},
-		failed: make(chan struct{}), httpErr: make(chan error, 1)}
+		failed: make(chan struct{}), httpErr: make(chan error, 1), admin: admin.NewRegistry()}
 	defer func() {
 		if err != nil {
 			s.closeInfra()
@@ -231,6 +241,7 @@ func Start(ctx context.Context, cfg Config) (st *Stack, err error) {
 	for _, name := range s.names() {
 		s.services[name].Routes(e)
 	}
+	s.admin.Routes(e, s.auth)
 	s.httpSrv = &http.Server{Handler: e, ReadHeaderTimeout: 10 * time.Second}
 	go func() { s.httpErr <- s.httpSrv.Serve(ln) }()
 	for _, name := range s.names() {
@@ -319,8 +330,17 @@ func (s *Stack) wire() error {
 			return err
 		}
 		s.services[name] = svc
+		s.register(name, svc)
 	}
 	return nil
+}
+
+// register lists the service's subscribers in the admin registry,
+// replacing those of an earlier instance.
+func (s *Stack) register(name string, svc runner) {
+	if set, ok := svc.(subscriberSet); ok {
+		s.admin.Add(name, set.Subscribers()...)
+	}
 }
 
 func (s *Stack) build(name string) (runner, error) {
@@ -461,6 +481,7 @@ func (s *Stack) Resume(name string) error {
 	s.mu.Lock()
 	s.services[name] = svc
 	s.mu.Unlock()
+	s.register(name, svc)
 	s.run(name, svc)
 	return nil
 }
@@ -470,6 +491,10 @@ func (s *Stack) HTTPURL() string { return "http://" + s.httpLn.Addr().String() }
 
 // HTTPAddr is the API listener's host:port.
 func (s *Stack) HTTPAddr() string { return s.httpLn.Addr().String() }
+
+// Admin is the registry behind the admin API (/api/admin/subscribers),
+// holding every subscriber the stack runs.
+func (s *Stack) Admin() *admin.Registry { return s.admin }
 
 // Auth issues and verifies the platform's tokens.
 func (s *Stack) Auth() *httpapi.Auth { return s.auth }

@@ -145,6 +145,11 @@ func New(cfg Config) (*Service, error) {
 	return &Service{cfg: cfg, app: a, http: ports.NewHTTPServer(a, cfg.Auth), sub: sub, relay: rl, recovery: rec}, nil
 }
 
+// Subscribers returns the context's Kafka subscriber (for the admin API).
+// A reset of it re-drives history into the context's policies, which record
+// the events they acted on and ignore a repeat.
+func (s *Service) Subscribers() []*messaging.Subscriber { return []*messaging.Subscriber{s.sub} }
+
 // Routes registers the catalog's admin command endpoints on e.
 func (s *Service) Routes(e *echo.Echo) { s.http.Register(e) }
 

@@ -135,6 +135,11 @@ func New(cfg Config) (*Service, error) {
 	}, nil
 }
 
+// Subscribers returns the context's Kafka subscriber (for the admin API).
+// A reset of it re-drives history into the context's policies, which record
+// the events they acted on and ignore a repeat.
+func (s *Service) Subscribers() []*messaging.Subscriber { return []*messaging.Subscriber{s.subscriber} }
+
 // Routes registers POST /api/orders and POST /api/orders/:orderId/cancel.
 func (s *Service) Routes(e *echo.Echo) { s.http.Register(e) }
 

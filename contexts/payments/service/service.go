@@ -163,6 +163,11 @@ func New(cfg Config) (*Service, error) {
 		http: ports.NewHTTPServer(application, cfg.Auth), relay: rl, sub: sub, recovery: rec}, nil
 }
 
+// Subscribers returns the context's Kafka subscriber (for the admin API).
+// A reset of it re-drives history into the context's policies, which record
+// the events they acted on and ignore a repeat.
+func (s *Service) Subscribers() []*messaging.Subscriber { return []*messaging.Subscriber{s.sub} }
+
 // Routes registers POST /api/customers/{customerId}/wallet/deposits.
 func (s *Service) Routes(e *echo.Echo) { s.http.Register(e) }
 

@@ -115,6 +115,11 @@ var subscriberName = regexp.MustCompile(`^[a-z][a-z0-9-]{0,62}$`)
 // user's function.
 type handler func(ctx context.Context, payload []byte, m Meta) error
 
+// ErrStillFailing is returned by Redrive and RedriveID when a dead letter's
+// handler fails again; it stays in the dead-letter topic, with whatever is
+// parked behind it.
+var ErrStillFailing = errors.New("still failing")
+
 // errUndecodable marks a payload that can never be handled; it goes to the
 // dead-letter topic at once, without retries.
 var errUndecodable = errors.New("undecodable payload")
@@ -237,6 +242,10 @@ func (s *Subscriber) Run(ctx context.Context) error {
 	if len(s.handlers) == 0 {
 		return errors.New("subscriber " + s.name + ": no handlers")
 	}
+	if err := s.ctl.start(); err != nil {
+		return fmt.Errorf("subscriber %s: %w", s.name, err)
+	}
+	defer s.ctl.stop()
 	topics := s.Topics()
 	if err := EnsureTopics(s.cfg.Brokers, s.cfg.Sarama, append(append([]string{}, topics...), DLQTopic(s.name))...); err != nil {
 		return fmt.Errorf("subscriber %s: %w", s.name, err)
@@ -248,10 +257,6 @@ func (s *Subscriber) Run(ctx context.Context) error {
 	if err := s.loadParked(ctx); err != nil {
 		return fmt.Errorf("subscriber %s: load parked streams: %w", s.name, err)
 	}
-	if err := s.ctl.start(); err != nil {
-		return fmt.Errorf("subscriber %s: %w", s.name, err)
-	}
-	defer s.ctl.stop()
 	for {
 		consumeCtx, done := s.ctl.session(ctx)
 		err := s.consume(consumeCtx, topics)
@@ -422,7 +427,7 @@ func (s *Subscriber) handle(ctx context.Context, rec Message, m Meta, redrive bo
 		}
 	}
 	if redrive {
-		return fmt.Errorf("redrive %s of %s: still failing: %w", m.EventID, m.Stream, err)
+		return fmt.Errorf("redrive %s of %s: %w: %w", m.EventID, m.Stream, ErrStillFailing, err)
 	}
 	return s.deadLetter(ctx, rec, m, err.Error(), m.Attempt)
 }

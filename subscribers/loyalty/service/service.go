@@ -113,6 +113,7 @@ func New(cfg Config) (*Service, error) {
 	sub, err := messaging.NewSubscriber(cfg.Name, messaging.SubscriberConfig{
 		Brokers: cfg.Brokers, Sarama: cfg.Sarama, Topics: cfg.Topics, Logger: cfg.Logger,
 		MaxAttempts: cfg.MaxAttempts, RetryInitial: cfg.RetryInitial, RetryMax: cfg.RetryMax,
+		OnReset: s.onReset,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("loyalty: %w", err)
@@ -124,7 +125,31 @@ func New(cfg Config) (*Service, error) {
 }
 
 func source(m messaging.Meta) points.Source {
-	return points.Source{Stream: m.Stream, Revision: m.Revision, Topic: m.Topic, Partition: m.Partition, Offset: m.Offset}
+	src := points.Source{Stream: m.Stream, Revision: m.Revision, Topic: m.Topic, Partition: m.Partition, Offset: m.Offset}
+	if m.Redriven {
+		src.Topic = "" // from the dead-letter topic: no position in the source topics
+	}
+	return src
+}
+
+// onReset moves the position stored with the points to where the group is
+// being reset, so a restart resumes from there and does not undo the
+// reset. The points themselves do not change: every event is applied once
+// per (stream, revision), so re-driven history that was applied before is
+// skipped, and only events never applied (none, unless some were lost)
+// earn or reverse points.
+func (s *Service) onReset(ctx context.Context, to []messaging.PartitionOffset) error {
+	if len(to) == 0 {
+		return nil
+	}
+	fields := make([]any, 0, 2*len(to))
+	for _, po := range to {
+		fields = append(fields, readmodel.OffsetField(po.Topic, po.Partition), po.Offset)
+	}
+	if err := s.rdb.HSet(ctx, s.model.OffsetsKey(), fields...).Err(); err != nil {
+		return fmt.Errorf("loyalty: move the stored position: %w", err)
+	}
+	return nil
 }
 
 func (s *Service) onCaptured(ctx context.Context, e events.PaymentCaptured, m messaging.Meta) error {
@@ -158,6 +183,9 @@ func (s *Service) Model() *points.Model { return s.model }
 
 // Subscriber returns the SDK subscriber (for lag, dead letters, redrive).
 func (s *Service) Subscriber() *messaging.Subscriber { return s.sub }
+
+// Subscribers returns the service's one subscriber, for the admin API.
+func (s *Service) Subscribers() []*messaging.Subscriber { return []*messaging.Subscriber{s.sub} }
 
 // Routes registers GET /api/customers/{customerId}/loyalty on e.
 func (s *Service) Routes(e *echo.Echo) {

@@ -21,6 +21,7 @@ import (
 	"github.com/troupe-dev/troupe/shared/events"
 	"github.com/troupe-dev/troupe/shared/platform/httpapi"
 	"github.com/troupe-dev/troupe/shared/platform/messaging"
+	"github.com/troupe-dev/troupe/shared/platform/readmodel"
 	"github.com/troupe-dev/troupe/shared/platform/testinfra"
 	"github.com/troupe-dev/troupe/subscribers/loyalty/points"
 	"github.com/troupe-dev/troupe/subscribers/loyalty/service"
@@ -343,5 +344,43 @@ func TestLoyaltyAPI(t *testing.T) {
 				t.Fatalf("%s: %d points, want %d", tc.name, a.Points, tc.points)
 			}
 		}
+	})
+}
+
+// TestLoyaltyResetMovesStoredPositionAndCountsOnce: a reset of the running
+// loyalty subscriber to the earliest offsets re-drives all history into it
+// and moves the position stored with the points (so a restart does not
+// undo it); the points do not change, since every event applies once.
+func TestLoyaltyResetMovesStoredPositionAndCountsOnce(t *testing.T) {
+	t.Parallel()
+	forEachBackend(t, func(t *testing.T, brokers []string, redisURL string) {
+		e := newEnv(t, brokers, redisURL)
+		rng := rand.New(rand.NewPCG(3, 4))
+		history, want := orders(rng, 0, 60)
+		e.publish(history...)
+		svc, _, _ := e.start(e.cfg)
+		e.settled(svc, svc.Model(), want)
+		ctx := context.Background()
+		before, err := svc.Model().Offsets(ctx, e.rdb)
+		if err != nil || len(before) == 0 {
+			t.Fatalf("stored offsets before the reset: %v, %v", before, err)
+		}
+
+		to, err := svc.Subscribers()[0].Reset(ctx, messaging.ResetTo{Earliest: true})
+		if err != nil || len(to) == 0 {
+			t.Fatalf("reset = %v, %v", to, err)
+		}
+		after, err := svc.Model().Offsets(ctx, e.rdb)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, po := range to {
+			f := readmodel.OffsetField(po.Topic, po.Partition)
+			if got, ok := after[f]; !ok || got != po.Offset {
+				t.Fatalf("stored offset of %s after the reset = %d (before %d), want moved back to %d", f, got, before[f], po.Offset)
+			}
+		}
+		// The replay re-consumes everything (lag back to 0) and counts nothing twice.
+		e.settled(svc, svc.Model(), want)
 	})
 }

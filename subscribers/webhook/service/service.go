@@ -134,6 +134,14 @@ func New(cfg Config) (*Service, error) {
 // dead letters and redrive), or nil.
 func (s *Service) Subscriber(name string) *messaging.Subscriber { return s.byName[name] }
 
+// Subscribers returns one subscriber per configured webhook, in the order
+// configured (for the admin API). A reset of one re-sends what it had
+// delivered from the new offsets on: receivers drop repeats by the
+// envelope's id.
+func (s *Service) Subscribers() []*messaging.Subscriber {
+	return append([]*messaging.Subscriber(nil), s.subs...)
+}
+
 // Run forwards events until ctx ends and returns nil after a clean stop.
 // If one webhook's subscriber fails, the others are stopped and its error
 // returned.

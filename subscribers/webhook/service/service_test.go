@@ -420,3 +420,49 @@ func TestTwoWebhooksIndependent(t *testing.T) {
 		}
 	})
 }
+
+// TestResetReSends: issue 10's "a replay does not re-send what was
+// delivered unless asked": a reset of a webhook's group (what `troupe
+// subscribers reset` asks for) re-sends everything from the new offsets,
+// in order per stream, while the other webhook is left alone.
+func TestResetReSends(t *testing.T) {
+	t.Parallel()
+	testinfra.ForEachKafka(t, func(t *testing.T, kb testinfra.KafkaBackend) {
+		t.Parallel()
+		e := newEnv(t, kb.Brokers)
+		r, other := newReceiver(t, ok), newReceiver(t, ok)
+		h, o := e.hook("again", r.srv.URL), e.hook("left", other.srv.URL)
+		e.publish(msg{"payments.payment-r1", 1, captured("r1")}, msg{"payments.payment-r1", 2, captured("r1b")},
+			msg{"payments.payment-r2", 1, captured("r2")})
+		svc, _ := e.start(5, h, o)
+		eventually(t, "3 deliveries each", func() bool { return len(r.acked()) == 3 && len(other.acked()) == 3 })
+		var sub *messaging.Subscriber
+		for _, s := range svc.Subscribers() {
+			if s.Name() == h.Group() {
+				sub = s
+			}
+		}
+		if sub == nil || len(svc.Subscribers()) != 2 {
+			t.Fatalf("Subscribers() = %v, want both webhooks' with %s", svc.Subscribers(), h.Group())
+		}
+		if _, err := sub.Reset(context.Background(), messaging.ResetTo{Earliest: true}); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, "history re-sent", func() bool { return len(r.acked()) == 6 })
+		var r1 []string
+		for _, env := range r.acked() {
+			if env.Stream == "payments.payment-r1" {
+				r1 = append(r1, env.ID)
+			}
+		}
+		if fmt.Sprint(r1) != "[payments.payment-r1@1 payments.payment-r1@2 payments.payment-r1@1 payments.payment-r1@2]" {
+			t.Fatalf("stream r1 delivered %v, want twice in order", r1)
+		}
+		// The other webhook's group was not reset: a new event is its 4th delivery.
+		e.publish(msg{"payments.payment-r3", 1, captured("r3")})
+		eventually(t, "the new event at both", func() bool { return len(r.acked()) == 7 && len(other.acked()) >= 4 })
+		if n := len(other.acked()); n != 4 {
+			t.Fatalf("the other webhook got %d deliveries, want 4", n)
+		}
+	})
+}
