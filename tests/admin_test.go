@@ -6,11 +6,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/troupe-dev/troupe/cmd/troupe/invariant"
 	"github.com/troupe-dev/troupe/cmd/troupe/stack"
 	"github.com/troupe-dev/troupe/shared/events"
 	"github.com/troupe-dev/troupe/shared/platform/admin"
 	"github.com/troupe-dev/troupe/shared/platform/messaging"
-	"github.com/troupe-dev/troupe/tests/invariant"
 )
 
 // TestAdminAPIListsTheStacksSubscribers: the stack serves the admin API
