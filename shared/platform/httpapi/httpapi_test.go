@@ -14,6 +14,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/troupe-dev/troupe/shared/platform/httpapi"
+	"github.com/troupe-dev/troupe/shared/platform/readmodel"
 )
 
 var secret = []byte("0123456789abcdef0123456789abcdef")
@@ -157,6 +158,37 @@ func TestHealth(t *testing.T) {
 	notReady = nil
 	if rec, _ := do(t, e, "GET", "/readyz", "", ""); rec.Code != 200 {
 		t.Fatalf("readyz when ready: %d", rec.Code)
+	}
+}
+
+// TestReadyzReadModels: /readyz shows every read model's lag, ready or
+// not; a lagging model is flagged but does not make the service unready.
+func TestReadyzReadModels(t *testing.T) {
+	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	models := map[string]readmodel.Status{"projections": {Behind: 5000, NewestApplied: &at, AgeSeconds: 12.5, Lagging: true}}
+	var notReady error
+	e := httpapi.New(httpapi.Config{
+		Ready:      func(context.Context) error { return notReady },
+		ReadModels: func(context.Context) map[string]readmodel.Status { return models },
+	})
+	var body struct {
+		Status     string                      `json:"status"`
+		ReadModels map[string]readmodel.Status `json:"readModels"`
+	}
+	rec, _ := do(t, e, "GET", "/readyz", "", "")
+	if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil || rec.Code != 200 || body.Status != "ready" {
+		t.Fatalf("readyz of a lagging model: %d %s", rec.Code, rec.Body)
+	}
+	got := body.ReadModels["projections"]
+	if got.Behind != 5000 || !got.Lagging || got.NewestApplied == nil || !got.NewestApplied.Equal(at) || got.AgeSeconds != 12.5 {
+		t.Fatalf("readModels: %s", rec.Body)
+	}
+	notReady = errors.New("projections: not consuming")
+	rec, _ = do(t, e, "GET", "/readyz", "", "")
+	var p httpapi.Problem
+	if err := json.Unmarshal(rec.Body.Bytes(), &p); err != nil || rec.Code != 503 ||
+		rec.Header().Get(echo.HeaderContentType) != httpapi.ContentTypeProblem || p.ReadModels["projections"].Behind != 5000 {
+		t.Fatalf("readyz while not ready: %d %q %s", rec.Code, rec.Header().Get(echo.HeaderContentType), rec.Body)
 	}
 }
 

@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+
+	"github.com/troupe-dev/troupe/shared/platform/readmodel"
 )
 
 // ContentTypeProblem is the media type of every error body.
@@ -26,6 +28,8 @@ type Problem struct {
 	Status int          `json:"status"`
 	Detail string       `json:"detail,omitempty"`
 	Errors []FieldError `json:"errors,omitempty"`
+	// ReadModels is the lag extension member of a 503 /readyz.
+	ReadModels map[string]readmodel.Status `json:"readModels,omitempty"`
 	// RetryAfter, in seconds, is sent as the Retry-After header when set.
 	RetryAfter int `json:"-"`
 }

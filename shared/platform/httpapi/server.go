@@ -12,6 +12,8 @@ import (
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
+
+	"github.com/troupe-dev/troupe/shared/platform/readmodel"
 )
 
 // MaxBodyBytes is the largest request body accepted (larger: 413).
@@ -24,6 +26,17 @@ type Config struct {
 	// Ready reports whether the service is ready (its subscriptions run);
 	// nil means always ready. /readyz answers 503 with its error.
 	Ready func(ctx context.Context) error
+	// ReadModels, when set, reports the lag of the read models this
+	// process feeds (readmodel.Monitor.Statuses); /readyz shows it under
+	// "readModels", ready or not. Lag does not decide readiness: a lagging
+	// model stays ready, flagged "lagging".
+	ReadModels func(ctx context.Context) map[string]readmodel.Status
+}
+
+// Readiness is the body of a 200 /readyz.
+type Readiness struct {
+	Status     string                      `json:"status"`
+	ReadModels map[string]readmodel.Status `json:"readModels,omitempty"`
 }
 
 // New returns an echo instance with Troupe's error handling, the 64 KiB body
@@ -41,12 +54,19 @@ func New(cfg Config) *echo.Echo {
 	e.Use(middleware.BodyLimit(strconv.Itoa(MaxBodyBytes/1024) + "KiB"))
 	e.GET("/healthz", func(c echo.Context) error { return c.JSON(http.StatusOK, map[string]string{"status": "ok"}) })
 	e.GET("/readyz", func(c echo.Context) error {
+		ctx := c.Request().Context()
+		var models map[string]readmodel.Status
+		if cfg.ReadModels != nil {
+			models = cfg.ReadModels(ctx)
+		}
 		if cfg.Ready != nil {
-			if err := cfg.Ready(c.Request().Context()); err != nil {
-				return Unavailable("not ready: "+err.Error(), 1)
+			if err := cfg.Ready(ctx); err != nil {
+				p := Unavailable("not ready: "+err.Error(), 1)
+				p.ReadModels = models
+				return p
 			}
 		}
-		return c.JSON(http.StatusOK, map[string]string{"status": "ready"})
+		return c.JSON(http.StatusOK, Readiness{Status: "ready", ReadModels: models})
 	})
 	return e
 }
