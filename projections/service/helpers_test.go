@@ -131,6 +131,7 @@ func (e *env) start() (svc *service.Service, url string, stop func()) {
 	if err != nil {
 		e.t.Fatal(err)
 	}
+	e.t.Cleanup(func() { _ = svc.Close() })
 	api := httpapi.New(httpapi.Config{Ready: svc.Ready, Logger: e.cfg.Logger})
 	svc.Routes(api)
 	srv := httptest.NewServer(api)

@@ -107,6 +107,7 @@ type Service struct {
 	ownRedis bool
 	model    *model.Model
 	sub      *messaging.Subscriber
+	ends     *readmodel.EndOffsets
 	running  atomic.Bool
 }
 
@@ -116,7 +117,8 @@ func New(cfg Config) (*Service, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	s := &Service{cfg: cfg, rdb: cfg.Redis, model: model.New(cfg.KeyRoot)}
+	s := &Service{cfg: cfg, rdb: cfg.Redis, model: model.New(cfg.KeyRoot),
+		ends: readmodel.NewEndOffsets(cfg.Brokers, cfg.Sarama, cfg.Name, cfg.Topics)}
 	if s.rdb == nil {
 		opts, err := redis.ParseURL(cfg.RedisURL)
 		if err != nil {
@@ -136,12 +138,14 @@ func New(cfg Config) (*Service, error) {
 	return s, nil
 }
 
-// Close releases the Redis client the service opened itself.
+// Close releases the Kafka client of Lag and the Redis client the service
+// opened itself.
 func (s *Service) Close() error {
+	err := s.ends.Close()
 	if s.ownRedis {
-		return s.rdb.Close()
+		err = errors.Join(err, s.rdb.Close())
 	}
-	return nil
+	return err
 }
 
 // Model returns the read model (for tools and tests).
@@ -279,17 +283,12 @@ func (s *Service) Ready(ctx context.Context) error {
 }
 
 // Lag is how far the live read model is behind Kafka.
-type Lag struct {
-	// Behind is the number of records on the topics past the model's
-	// stored offsets (including records of types it does not project).
-	Behind int64 `json:"behind"`
-	// NewestApplied is the occurred-at time of the newest applied event;
-	// Age is how long ago that was (zero when nothing was applied).
-	NewestApplied time.Time     `json:"newestApplied"`
-	Age           time.Duration `json:"age"`
-}
+type Lag = readmodel.Lag
 
-// Lag measures the live read model's lag.
+// Lag measures the live read model's lag: the records past its stored
+// offsets (over one Kafka client kept for the service's life) and the age
+// of its newest applied event. It costs two Redis reads and one
+// ListOffsets round trip per broker and direction.
 func (s *Service) Lag(ctx context.Context) (Lag, error) {
 	ns := s.model.Namespace()
 	gen, err := ns.Live(ctx, s.rdb)
@@ -300,34 +299,9 @@ func (s *Service) Lag(ctx context.Context) (Lag, error) {
 	if err != nil {
 		return Lag{}, err
 	}
-	client, err := sarama.NewClient(s.cfg.Brokers, s.cfg.Sarama)
-	if err != nil {
-		return Lag{}, fmt.Errorf("lag: %w", err)
-	}
-	defer client.Close()
 	var l Lag
-	for _, t := range s.cfg.Topics {
-		parts, err := client.Partitions(t)
-		if err != nil {
-			return Lag{}, fmt.Errorf("lag: %w", err)
-		}
-		for _, p := range parts {
-			end, err := client.GetOffset(t, p, sarama.OffsetNewest)
-			if err != nil {
-				return Lag{}, fmt.Errorf("lag: %w", err)
-			}
-			start, err := client.GetOffset(t, p, sarama.OffsetOldest)
-			if err != nil {
-				return Lag{}, fmt.Errorf("lag: %w", err)
-			}
-			at, ok := offsets[readmodel.OffsetField(t, p)]
-			if !ok || at < start {
-				at = start
-			}
-			if end > at {
-				l.Behind += end - at
-			}
-		}
+	if l.Behind, err = s.ends.Behind(offsets); err != nil {
+		return Lag{}, fmt.Errorf("projections: %w", err)
 	}
 	newest, err := s.rdb.HGet(ctx, ns.MetaKey(gen), "newest").Int64()
 	if err == nil && newest > 0 {
@@ -335,6 +309,20 @@ func (s *Service) Lag(ctx context.Context) (Lag, error) {
 		l.Age = time.Since(l.NewestApplied)
 	}
 	return l, nil
+}
+
+// GroupLag is the consumer group's lag in records, summed over its
+// partitions (for metrics; the read model's own lag is Lag).
+func (s *Service) GroupLag(context.Context) (int64, error) {
+	parts, err := s.sub.Lag()
+	if err != nil {
+		return 0, err
+	}
+	var n int64
+	for _, p := range parts {
+		n += p.Lag
+	}
+	return n, nil
 }
 
 // DeadLetters lists the events the live feed gave up on.

@@ -146,6 +146,7 @@ func waitNoLag(t *testing.T, e *env) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer svc.Close()
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		l, err := svc.Lag(context.Background())
@@ -301,6 +302,40 @@ func TestEmptiedWhileRunning(t *testing.T) {
 		dl, err := svc.DeadLetters(ctx)
 		if err != nil || len(dl) != 0 {
 			t.Fatalf("dead letters: %v, %v", dl, err)
+		}
+	})
+}
+
+// TestLag: once caught up, the model is 0 records behind and its newest
+// applied time is the history's newest occurred-at; records published
+// while it is stopped count as behind, duplicates included.
+func TestLag(t *testing.T) {
+	t.Parallel()
+	forEachBackend(t, func(t *testing.T, brokers []string, redisURL string) {
+		e := newEnv(t, brokers, redisURL)
+		h := scenario.History(scenario.Config{Orders: 20, Products: 3, Customers: 2, Seed: 5})
+		e.publish(h...)
+		svc, _, stop := e.start()
+		e.waitFor(token(h))
+		waitNoLag(t, e)
+		var newest time.Time
+		for _, m := range h {
+			if m.OccurredAt.After(newest) {
+				newest = m.OccurredAt
+			}
+		}
+		ctx := context.Background()
+		l, err := svc.Lag(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if l.Behind != 0 || !l.NewestApplied.Equal(newest.Truncate(time.Millisecond)) || l.Age <= 0 {
+			t.Fatalf("caught-up lag %+v, want 0 behind and newest %v", l, newest)
+		}
+		stop()
+		e.publish(h[:10]...)
+		if l, err = svc.Lag(ctx); err != nil || l.Behind != 10 {
+			t.Fatalf("lag after 10 records while stopped: %+v, %v", l, err)
 		}
 	})
 }

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -45,6 +46,9 @@ type Source struct {
 	Topic     string // "" when the event does not come from Kafka
 	Partition int32
 	Offset    int64
+	// OccurredAt, when set, advances the model's newest applied time (for
+	// lag).
+	OccurredAt time.Time
 }
 
 // Model is the read model under one key root. It is a value over Redis and
@@ -62,6 +66,11 @@ func (m *Model) AppliedKey() string { return m.root + "applied" }
 
 // OffsetsKey is the hash of readmodel.OffsetField -> next Kafka offset.
 func (m *Model) OffsetsKey() string { return m.root + "offsets" }
+
+// MetaKey is the sorted set of bookkeeping scores: "newest", the newest
+// applied occurred-at time in Unix ms (only ever raised, with ZADD GT, so
+// partitions applied concurrently cannot move it back).
+func (m *Model) MetaKey() string { return m.root + "meta" }
 
 func (m *Model) accountKey(customerID string) string { return m.root + "customer:" + customerID }
 
@@ -95,6 +104,10 @@ func (m *Model) apply(ctx context.Context, rdb redis.UniversalClient, src Source
 		if src.Topic != "" {
 			pipe.HSet(ctx, m.OffsetsKey(), readmodel.OffsetField(src.Topic, src.Partition), src.Offset+1)
 		}
+		if !src.OccurredAt.IsZero() {
+			pipe.ZAddArgs(ctx, m.MetaKey(), redis.ZAddArgs{GT: true,
+				Members: []redis.Z{{Score: float64(src.OccurredAt.UnixMilli()), Member: "newest"}}})
+		}
 		return nil
 	})
 }
@@ -115,6 +128,19 @@ func (m *Model) Account(ctx context.Context, rdb redis.UniversalClient, customer
 		}
 	}
 	return a, nil
+}
+
+// NewestApplied returns the occurred-at time of the newest event applied,
+// or the zero time when none (or none with a time) was.
+func (m *Model) NewestApplied(ctx context.Context, rdb redis.UniversalClient) (time.Time, error) {
+	ms, err := rdb.ZScore(ctx, m.MetaKey(), "newest").Result()
+	if errors.Is(err, redis.Nil) {
+		return time.Time{}, nil
+	}
+	if err != nil {
+		return time.Time{}, fmt.Errorf("loyalty newest applied: %w", err)
+	}
+	return time.UnixMilli(int64(ms)).UTC(), nil
 }
 
 // Offsets returns the stored next offset per partition (keyed by

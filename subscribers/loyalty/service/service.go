@@ -93,6 +93,7 @@ type Service struct {
 	ownRedis bool
 	model    *points.Model
 	sub      *messaging.Subscriber
+	ends     *readmodel.EndOffsets
 	running  atomic.Bool
 }
 
@@ -102,7 +103,8 @@ func New(cfg Config) (*Service, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	s := &Service{cfg: cfg, rdb: cfg.Redis, model: points.New(cfg.KeyPrefix)}
+	s := &Service{cfg: cfg, rdb: cfg.Redis, model: points.New(cfg.KeyPrefix),
+		ends: readmodel.NewEndOffsets(cfg.Brokers, cfg.Sarama, cfg.Name, cfg.Topics)}
 	if s.rdb == nil {
 		opts, err := redis.ParseURL(cfg.RedisURL)
 		if err != nil {
@@ -125,7 +127,8 @@ func New(cfg Config) (*Service, error) {
 }
 
 func source(m messaging.Meta) points.Source {
-	src := points.Source{Stream: m.Stream, Revision: m.Revision, Topic: m.Topic, Partition: m.Partition, Offset: m.Offset}
+	src := points.Source{Stream: m.Stream, Revision: m.Revision, Topic: m.Topic, Partition: m.Partition, Offset: m.Offset,
+		OccurredAt: m.OccurredAt}
 	if m.Redriven {
 		src.Topic = "" // from the dead-letter topic: no position in the source topics
 	}
@@ -170,12 +173,49 @@ func (s *Service) onRefunded(ctx context.Context, e events.PaymentRefunded, m me
 	return err
 }
 
-// Close releases the Redis client the service opened itself.
+// Close releases the Kafka client of Lag and the Redis client the service
+// opened itself.
 func (s *Service) Close() error {
+	err := s.ends.Close()
 	if s.ownRedis {
-		return s.rdb.Close()
+		err = errors.Join(err, s.rdb.Close())
 	}
-	return nil
+	return err
+}
+
+// Lag measures the read model's lag: the records on its topics past the
+// offsets stored with the points (over one Kafka client kept for the
+// service's life), and the age of the newest applied event.
+func (s *Service) Lag(ctx context.Context) (readmodel.Lag, error) {
+	offsets, err := s.model.Offsets(ctx, s.rdb)
+	if err != nil {
+		return readmodel.Lag{}, err
+	}
+	var l readmodel.Lag
+	if l.Behind, err = s.ends.Behind(offsets); err != nil {
+		return readmodel.Lag{}, fmt.Errorf("loyalty: %w", err)
+	}
+	if l.NewestApplied, err = s.model.NewestApplied(ctx, s.rdb); err != nil {
+		return readmodel.Lag{}, err
+	}
+	if !l.NewestApplied.IsZero() {
+		l.Age = time.Since(l.NewestApplied)
+	}
+	return l, nil
+}
+
+// GroupLag is the consumer group's lag in records, summed over its
+// partitions (for metrics).
+func (s *Service) GroupLag(context.Context) (int64, error) {
+	parts, err := s.sub.Lag()
+	if err != nil {
+		return 0, err
+	}
+	var n int64
+	for _, p := range parts {
+		n += p.Lag
+	}
+	return n, nil
 }
 
 // Model returns the read model (for tools and tests).

@@ -140,6 +140,7 @@ func (e *env) start(cfg service.Config) (svc *service.Service, url string, stop 
 	if err != nil {
 		e.t.Fatal(err)
 	}
+	e.t.Cleanup(func() { _ = svc.Close() })
 	api := httpapi.New(httpapi.Config{Logger: cfg.Logger})
 	svc.Routes(api)
 	srv := httptest.NewServer(api)
@@ -284,6 +285,37 @@ func TestLoyaltyCatchesUpFollowsLiveAndIgnoresRedelivery(t *testing.T) {
 		}
 		if a.Points != a.Earned-a.Reversed || a.Reversed == 0 {
 			t.Fatalf("account %+v: want points = earned - reversed, with refunds reversed", a)
+		}
+	})
+}
+
+// TestLoyaltyLag: caught up, the model is 0 records behind and its newest
+// applied time is the events' occurred-at; records published while it is
+// stopped count as behind.
+func TestLoyaltyLag(t *testing.T) {
+	t.Parallel()
+	forEachBackend(t, func(t *testing.T, brokers []string, redisURL string) {
+		e := newEnv(t, brokers, redisURL)
+		rng := rand.New(rand.NewPCG(3, 4))
+		history, want := orders(rng, 0, 20)
+		before := time.Now().Truncate(time.Millisecond)
+		e.publish(history...)
+		after := time.Now()
+		svc, _, stop := e.start(e.cfg)
+		e.settled(svc, svc.Model(), want)
+		ctx := context.Background()
+		l, err := svc.Lag(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if l.Behind != 0 || l.NewestApplied.Before(before) || l.NewestApplied.After(after) {
+			t.Fatalf("caught-up lag %+v, want 0 behind and newest applied between %v and %v", l, before, after)
+		}
+		stop()
+		more, _ := orders(rng, 20, 5)
+		e.publish(more...)
+		if l, err = svc.Lag(ctx); err != nil || l.Behind != int64(len(more)) {
+			t.Fatalf("lag after %d records while stopped: %+v, %v", len(more), l, err)
 		}
 	})
 }
