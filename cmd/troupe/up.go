@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/troupe-dev/troupe/cmd/troupe/stack"
 	"github.com/troupe-dev/troupe/shared/platform/httpapi"
+	"github.com/troupe-dev/troupe/shared/platform/readmodel"
 	webhook "github.com/troupe-dev/troupe/subscribers/webhook/service"
 )
 
@@ -156,6 +158,9 @@ func up(ctx context.Context, out io.Writer, cfg upConfig) error {
 
 	ready := make(chan error, 1)
 	go func() { ready <- st.Ready(ctx) }()
+	lagTick := time.NewTicker(lagCheckInterval)
+	defer lagTick.Stop()
+	lagging := map[string]bool{}
 	for {
 		select {
 		case err := <-ready:
@@ -163,6 +168,9 @@ func up(ctx context.Context, out io.Writer, cfg upConfig) error {
 				fmt.Fprintf(out, "ready: %s caught up\n", strings.Join(st.Services(), ", "))
 			}
 			ready = nil
+			continue
+		case <-lagTick.C:
+			printLag(out, st.ReadModels(ctx), lagging)
 			continue
 		case <-st.Failed():
 			fmt.Fprintln(out, "stopping")
@@ -177,6 +185,37 @@ func up(ctx context.Context, out io.Writer, cfg upConfig) error {
 	}
 	fmt.Fprintln(out, "stopped")
 	return nil
+}
+
+// lagCheckInterval is how often `troupe up` looks at its read models' lag.
+const lagCheckInterval = 5 * time.Second
+
+// printLag prints one line when a read model starts lagging (past
+// readmodel.LagEvents or LagAge) and one when it has caught up again;
+// lagging holds what was last printed per model. A model whose lag cannot
+// be measured is left as it was (its service reports the error).
+func printLag(out io.Writer, models map[string]readmodel.Status, lagging map[string]bool) {
+	names := make([]string, 0, len(models))
+	for n := range models {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	for _, n := range names {
+		st := models[n]
+		switch {
+		case st.Error != "":
+		case st.Lagging && !lagging[n]:
+			lagging[n] = true
+			newest := "nothing applied yet"
+			if st.NewestApplied != nil {
+				newest = fmt.Sprintf("newest applied event %s old", time.Duration(st.AgeSeconds*float64(time.Second)).Round(time.Second))
+			}
+			fmt.Fprintf(out, "lag warning: read model %s is %d events behind (%s)\n", n, st.Behind, newest)
+		case !st.Lagging && lagging[n]:
+			delete(lagging, n)
+			fmt.Fprintf(out, "lag: read model %s caught up (%d events behind)\n", n, st.Behind)
+		}
+	}
 }
 
 // lockDataDir takes an exclusive lock on the data dir so that two platforms

@@ -64,6 +64,7 @@ func TestUpServesAndStops(t *testing.T) {
 	// The API answers through the running platform: ready, then an admin
 	// command signed with the secret generated into the data dir.
 	waitReady(t, "http://"+ep.HTTP)
+	checkLagExposed(t, "http://"+ep.HTTP)
 	secret, err := os.ReadFile(filepath.Join(dir, stack.SecretFile))
 	if err != nil {
 		t.Fatal(err)

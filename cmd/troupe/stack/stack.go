@@ -36,6 +36,7 @@ import (
 	"github.com/troupe-dev/troupe/shared/platform/eventstore"
 	"github.com/troupe-dev/troupe/shared/platform/httpapi"
 	"github.com/troupe-dev/troupe/shared/platform/messaging"
+	"github.com/troupe-dev/troupe/shared/platform/readmodel"
 	loyalty "github.com/troupe-dev/troupe/subscribers/loyalty/service"
 	webhook "github.com/troupe-dev/troupe/subscribers/webhook/service"
 )
@@ -193,6 +194,7 @@ type Stack struct {
 	httpLn  net.Listener
 	httpSrv *http.Server
 	httpErr chan error
+	monitor *readmodel.Monitor
 
 	mu       sync.Mutex
 	services map[string]runner
@@ -237,7 +239,9 @@ func Start(ctx context.Context, cfg Config) (st *Stack, err error) {
 		return nil, &AddrError{Component: "http", Addr: cfg.HTTPAddr, Err: err}
 	}
 	s.httpLn = ln
-	e := httpapi.New(httpapi.Config{Logger: s.log, Ready: s.CheckReady})
+	s.monitor = s.newMonitor()
+	e := httpapi.New(httpapi.Config{Logger: s.log, Ready: s.CheckReady, ReadModels: s.monitor.Statuses})
+	e.GET("/metrics", echo.WrapHandler(s.monitor.Handler()))
 	for _, name := range s.names() {
 		s.services[name].Routes(e)
 	}
