@@ -25,6 +25,7 @@ func newRootCmd() *cobra.Command {
 		newUpCmd(),
 		newServeCmd(),
 		newEventstoreCmd(),
+		newPSPCmd(),
 		newTokenCmd(),
 		newStreamsCmd(),
 		newReplayCmd(),
