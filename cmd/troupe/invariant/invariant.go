@@ -3,7 +3,7 @@
 // each context's stored events into the integration events its relay
 // publishes (plus the catalog's private per-order holds on products), and
 // reports every violation. End-to-end tests use it after a run of random
-// orders, and `troupe load` can use it the same way.
+// orders, and `troupe load` runs it after its load.
 package invariant
 
 import (
@@ -66,6 +66,7 @@ const (
 	StockMismatch        = "stock-counters-mismatch"
 	WalletMismatch       = "wallet-balance-mismatch"
 	WalletNegative       = "wallet-balance-negative"
+	PaymentAmount        = "payment-amount-mismatch"
 )
 
 // Violation is one broken invariant.
@@ -125,6 +126,7 @@ type orderFacts struct {
 	placed               *events.OrderPlaced
 	confirmed, cancelled int
 	captures, refunds    int
+	captured, refunded   []int64 // amounts, in history order
 	reserved             *events.StockReserved
 	released, committed  int
 }
@@ -199,9 +201,13 @@ func Check(recs []Record, stock map[string]Stock) Report {
 		case events.OrderCancelled:
 			order(e.OrderID).cancelled++
 		case events.PaymentCaptured:
-			order(e.OrderID).captures++
+			o := order(e.OrderID)
+			o.captures++
+			o.captured = append(o.captured, e.AmountCents)
 		case events.PaymentRefunded:
-			order(e.OrderID).refunds++
+			o := order(e.OrderID)
+			o.refunds++
+			o.refunded = append(o.refunded, e.AmountCents)
 		case events.StockReserved:
 			order(e.OrderID).reserved = &e
 		case events.StockReleased:
@@ -266,6 +272,18 @@ func Check(recs []Record, stock map[string]Stock) Report {
 	for _, id := range ids {
 		o := orders[id]
 		rep.Orders++
+		// Money is conserved per order: a capture takes the order's total,
+		// a refund gives back what was captured.
+		for _, c := range o.captured {
+			if c != o.placed.TotalCents {
+				add(PaymentAmount, id, "captured %d, the order's total is %d", c, o.placed.TotalCents)
+			}
+		}
+		for i, r := range o.refunded {
+			if i < len(o.captured) && r != o.captured[i] {
+				add(PaymentAmount, id, "refunded %d of a capture of %d", r, o.captured[i])
+			}
+		}
 		switch {
 		case o.confirmed > 0 && o.cancelled > 0:
 			add(BothTerminal, id, "confirmed %d and cancelled %d times", o.confirmed, o.cancelled)

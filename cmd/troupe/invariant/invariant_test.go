@@ -105,6 +105,14 @@ func TestDoctoredHistories(t *testing.T) {
 			h.add("catalog.product-SKU-1", invariant.Hold{Kind: invariant.HoldReserved, SKU: "SKU-1", OrderID: "o9", Quantity: 1})
 		}, nil, invariant.StockBadHold},
 		{"catalog counters disagree", func(*history) {}, map[string]invariant.Stock{"SKU-1": {Received: 3, Available: 2, Reserved: 0, Committed: 2}}, invariant.StockMismatch},
+		{"capture of another amount", func(h *history) {
+			h.recs = drop(h.recs, "payments.payment-o1", 1)
+			h.add("payments.payment-o1", events.PaymentCaptured{OrderID: "o1", CustomerID: "c1", AmountCents: 150})
+		}, nil, invariant.PaymentAmount},
+		{"refund of another amount", func(h *history) {
+			h.recs = drop(h.recs, "payments.payment-o2", 2)
+			h.add("payments.payment-o2", events.PaymentRefunded{OrderID: "o2", CustomerID: "c1", AmountCents: 99})
+		}, nil, invariant.PaymentAmount},
 		{"wallet balance wrong", func(h *history) {
 			h.add("payments.wallet-c1", events.FundsDeposited{CustomerID: "c1", AmountCents: 10, BalanceCents: 900})
 		}, nil, invariant.WalletMismatch},
