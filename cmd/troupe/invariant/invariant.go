@@ -72,11 +72,11 @@ const (
 // Violation is one broken invariant.
 type Violation struct {
 	// Kind is one of the constants above.
-	Kind string
+	Kind string `json:"kind"`
 	// Subject is the order id, SKU or customer id concerned.
-	Subject string
+	Subject string `json:"subject"`
 	// Detail says what was found.
-	Detail string
+	Detail string `json:"detail"`
 }
 
 func (v Violation) String() string { return v.Kind + " " + v.Subject + ": " + v.Detail }
