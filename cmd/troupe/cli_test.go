@@ -87,11 +87,17 @@ func (s *syncBuffer) String() string {
 // with SIGINT when the test ends.
 func startPlatform(t *testing.T, dataDir string, extra ...string) *platform {
 	t.Helper()
+	return startPlatformWith(t, troupeBinary(t), dataDir, extra...)
+}
+
+// startPlatformWith is startPlatform running the troupe binary bin.
+func startPlatformWith(t *testing.T, bin, dataDir string, extra ...string) *platform {
+	t.Helper()
 	if dataDir == "" {
 		dataDir = t.TempDir()
 	}
 	args := append([]string{"up", "--data-dir", dataDir, "--http-addr", "127.0.0.1:0"}, extra...)
-	cmd := exec.Command(troupeBinary(t), args...)
+	cmd := exec.Command(bin, args...)
 	out := &syncBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
@@ -159,12 +165,18 @@ func (p *platform) Stop(t testing.TB) {
 // --data-dir pointing at p), and returns its stdout, stderr and exit code.
 func runCLI(t *testing.T, p *platform, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
+	return runCLIWith(t, troupeBinary(t), 5*time.Minute, p, args...)
+}
+
+// runCLIWith is runCLI running the troupe binary bin, killed after timeout.
+func runCLIWith(t *testing.T, bin string, timeout time.Duration, p *platform, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
 	if p != nil {
 		args = append(args, "--data-dir", p.DataDir)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, troupeBinary(t), args...)
+	cmd := exec.CommandContext(ctx, bin, args...)
 	var o, e bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &o, &e
 	err := cmd.Run()
