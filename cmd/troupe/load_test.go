@@ -19,6 +19,7 @@ import (
 	paymentsadapters "github.com/troupe-dev/troupe/contexts/payments/adapters"
 	"github.com/troupe-dev/troupe/contexts/payments/domain/wallet"
 	"github.com/troupe-dev/troupe/shared/platform/eventstore"
+	"github.com/troupe-dev/troupe/shared/platform/testinfra"
 )
 
 // loadJSON runs `troupe load --output json` with args against p and
@@ -95,9 +96,22 @@ func TestLoad1000Orders(t *testing.T) {
 // designed (half without funds, half without stock), every other order is
 // confirmed, and the invariants hold after the compensations; a second run
 // on the same platform does not meet the first (its own products and
-// wallets) and checks both runs' history.
+// wallets) and checks both runs' history. On the embedded servers, and on
+// the real Kafka and Redis when make test names them.
 func TestLoadFailRate(t *testing.T) {
-	p := startPlatform(t, "")
+	t.Run("embedded", func(t *testing.T) {
+		loadWithFailures(t, startPlatform(t, ""))
+	})
+	t.Run("real_kafka_redis", func(t *testing.T) {
+		brokers, redisURL := testinfra.RealKafka(), testinfra.RealRedis()
+		if len(brokers) == 0 || redisURL == "" {
+			t.Skipf("%s and %s are not both set", testinfra.EnvKafkaBrokers, testinfra.EnvRedisURL)
+		}
+		loadWithFailures(t, startPlatform(t, "", "--kafka-brokers", strings.Join(brokers, ","), "--redis-url", redisURL))
+	})
+}
+
+func loadWithFailures(t *testing.T, p *platform) {
 	s, stderr, code := loadJSON(t, p, "--orders", "200", "--fail-rate", "0.2", "--concurrency", "6")
 	if code != 0 {
 		t.Fatalf("exit %d, stderr %q, summary %+v", code, stderr, s)
