@@ -24,6 +24,7 @@ type loadConfig struct {
 	failRate            float64
 	seed                uint64
 	timeout, retryFor   time.Duration
+	httpFloor           time.Duration
 	output              string
 	target              target
 }
@@ -41,6 +42,8 @@ func (c loadConfig) Validate() error {
 		return usageError{fmt.Errorf("--timeout %v: want a positive duration such as 2m", c.timeout)}
 	case c.retryFor <= 0:
 		return usageError{fmt.Errorf("--retry-for %v: want a positive duration such as 1m", c.retryFor)}
+	case c.httpFloor < 0:
+		return usageError{fmt.Errorf("--http-floor %v: want 0 (off) or a duration such as 5s", c.httpFloor)}
 	}
 	return checkOutput(c.output)
 }
@@ -86,6 +89,7 @@ Idempotency-Key, so a retry never places or deposits twice.`,
 	fs.Uint64Var(&cfg.seed, "seed", 0, "seed of the order mix, for a reproducible run (0: from the clock, printed in the summary)")
 	fs.DurationVar(&cfg.timeout, "timeout", 2*time.Minute, "how long an order may take to end, and the sagas to settle before the invariant check gives up")
 	fs.DurationVar(&cfg.retryFor, "retry-for", time.Minute, "how long one request is retried through transient failures")
+	fs.DurationVar(&cfg.httpFloor, "http-floor", 0, "first measure the HTTP floor for this long: GET /healthz back to back from --concurrency workers of the same client (the baseline of the figures; 0: skip)")
 	outputFlag(fs, &cfg.output)
 	addTargetFlags(fs, &cfg.target)
 	return cmd
@@ -116,9 +120,24 @@ type loadSummary struct {
 	Unexpected  map[string]int `json:"unexpected"`
 	Seconds     float64        `json:"seconds"`
 	OrdersPerS  float64        `json:"ordersPerSecond"`
+	Requests    int64          `json:"requests"`
+	Floor       *httpFloor     `json:"httpFloor,omitempty"`
 	Latency     loadLatencies  `json:"latencyMs"`
 	Invariants  invariantsOut  `json:"invariants"`
 	CheckSecond float64        `json:"checkSeconds"`
+}
+
+// httpFloor is the baseline: the same client's GET /healthz rate.
+type httpFloor struct {
+	Seconds           float64     `json:"seconds"`
+	RequestsPerSecond float64     `json:"requestsPerSecond"`
+	Latency           percentiles `json:"latencyMs"`
+	// RequestsPerOrder is how many requests the load sent per order
+	// (placing, following, retries); FloorOrdersPerSecond the orders/s the
+	// floor alone would allow at that count, and Ratio the run's share of it.
+	RequestsPerOrder     float64 `json:"requestsPerOrder"`
+	FloorOrdersPerSecond float64 `json:"floorOrdersPerSecond"`
+	Ratio                float64 `json:"ratio"`
 }
 
 // expectedCounts says what the plan designed and how much of it happened.
@@ -198,6 +217,13 @@ func runLoad(ctx context.Context, stdout, stderr io.Writer, cfg loadConfig) erro
 
 	s := loadSummary{Run: run, Seed: cfg.seed, Orders: cfg.orders, Concurrency: cfg.concurrency, FailRate: cfg.failRate,
 		Products: len(l.plan.products), Deposits: len(l.plan.deposits), Terminal: terminalDefinition}
+	if cfg.httpFloor > 0 {
+		rps, lat, err := l.api.floor(ctx, cfg.concurrency, cfg.httpFloor)
+		if err != nil {
+			return fmt.Errorf("http floor: %w", err)
+		}
+		s.Floor = &httpFloor{Seconds: cfg.httpFloor.Seconds(), RequestsPerSecond: rps, Latency: percentilesOf(lat)}
+	}
 	start := time.Now()
 	if err := l.seed(ctx); err != nil {
 		return fmt.Errorf("seed: %w", err)
@@ -205,14 +231,21 @@ func runLoad(ctx context.Context, stdout, stderr io.Writer, cfg loadConfig) erro
 	s.SeedSeconds = time.Since(start).Seconds()
 
 	start = time.Now()
+	before := l.api.requests.Load()
 	stop := l.progress(stderr)
 	results := l.placeAll(ctx)
 	stop()
 	s.Seconds = time.Since(start).Seconds()
+	s.Requests = l.api.requests.Load() - before
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
 	s.tally(results)
+	if f := s.Floor; f != nil && s.Ended > 0 {
+		f.RequestsPerOrder = float64(s.Requests) / float64(s.Ended)
+		f.FloorOrdersPerSecond = f.RequestsPerSecond / f.RequestsPerOrder
+		f.Ratio = s.OrdersPerS / f.FloorOrdersPerSecond
+	}
 
 	start = time.Now()
 	rep, cerr := checkInvariants(ctx, es, s.Placed, time.Now().Add(cfg.timeout))
@@ -376,7 +409,13 @@ func (s loadSummary) print(w io.Writer) {
 	for _, k := range slices.Sorted(maps.Keys(s.Unexpected)) {
 		p("  %d %s", s.Unexpected[k], k)
 	}
-	p("throughput  %.1f orders/s (%d ended in %.2f s)", s.OrdersPerS, s.Ended, s.Seconds)
+	p("throughput  %.1f orders/s (%d ended in %.2f s; %d requests)", s.OrdersPerS, s.Ended, s.Seconds, s.Requests)
+	if f := s.Floor; f != nil {
+		p("http floor  %.0f requests/s (GET /healthz, same client, %d workers, %.0f s; p50 %.2f ms, p99 %.2f ms)",
+			f.RequestsPerSecond, s.Concurrency, f.Seconds, f.Latency.P50, f.Latency.P99)
+		p("            %.1f requests per order: the floor allows %.0f orders/s; this run reached %.3f of it",
+			f.RequestsPerOrder, f.FloorOrdersPerSecond, f.Ratio)
+	}
 	p("latency ms                         p50       p95       p99       max")
 	row := func(name string, q percentiles) {
 		p("  %-31s %8.1f  %8.1f  %8.1f  %8.1f", name, q.P50, q.P95, q.P99, q.Max)

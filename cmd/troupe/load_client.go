@@ -2,12 +2,15 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cenkalti/backoff/v5"
@@ -24,6 +27,8 @@ type loadClient struct {
 	base     string
 	http     *http.Client
 	retryFor time.Duration
+	// requests counts the requests sent, retries included.
+	requests atomic.Int64
 }
 
 // newLoadClient returns a client of base keeping up to conns idle
@@ -90,6 +95,7 @@ func (l *loadClient) do(ctx context.Context, c call) (apiResponse, error) {
 		for k, v := range c.header {
 			req.Header.Set(k, v)
 		}
+		l.requests.Add(1)
 		resp, err := l.http.Do(req)
 		if err != nil {
 			last = apiResponse{}
@@ -149,4 +155,50 @@ func problemDetail(r apiResponse) string {
 		s += "; " + e.Field + " " + e.Message
 	}
 	return s
+}
+
+// floor measures the HTTP floor of this client against the platform:
+// workers goroutines sending GET /healthz back to back for d, over the same
+// transport the load uses. It returns requests/s and the latencies.
+func (l *loadClient) floor(ctx context.Context, workers int, d time.Duration) (float64, []time.Duration, error) {
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	var (
+		mu    sync.Mutex
+		lat   []time.Duration
+		first error
+		wg    sync.WaitGroup
+	)
+	start := time.Now()
+	for range workers {
+		wg.Go(func() {
+			var mine []time.Duration
+			for ctx.Err() == nil {
+				t0 := time.Now()
+				req, _ := http.NewRequestWithContext(ctx, http.MethodGet, l.base+"/healthz", nil)
+				resp, err := l.http.Do(req)
+				if err != nil {
+					if ctx.Err() == nil {
+						mu.Lock()
+						first = cmp.Or(first, err)
+						mu.Unlock()
+					}
+					break
+				}
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode == http.StatusOK {
+					mine = append(mine, time.Since(t0))
+				}
+			}
+			mu.Lock()
+			lat = append(lat, mine...)
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	if first != nil {
+		return 0, nil, fmt.Errorf("GET /healthz: %w", first)
+	}
+	return float64(len(lat)) / time.Since(start).Seconds(), lat, nil
 }

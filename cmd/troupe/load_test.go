@@ -136,16 +136,16 @@ func loadWithFailures(t *testing.T, p *platform) {
 	}
 }
 
-// TestLoadTextSummary: the text output names every figure and the
-// invariant verdict.
+// TestLoadTextSummary: the text output names every figure, the HTTP floor
+// measured as the baseline, and the invariant verdict.
 func TestLoadTextSummary(t *testing.T) {
 	p := startPlatform(t, "")
-	stdout, stderr, code := runCLI(t, p, "load", "--orders", "10", "--fail-rate", "0.2")
+	stdout, stderr, code := runCLI(t, p, "load", "--orders", "10", "--fail-rate", "0.2", "--http-floor", "1s")
 	if code != 0 {
 		t.Fatalf("exit %d, stderr %q", code, stderr)
 	}
 	for _, want := range []string{"10 placed, 10 ended: 8 confirmed, 2 cancelled", "orders/s", "p99",
-		"placed -> terminal", "unexpected  0", "invariants: ok"} {
+		"placed -> terminal", "unexpected  0", "http floor", "requests per order", "invariants: ok"} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("summary lacks %q:\n%s", want, stdout)
 		}
@@ -197,6 +197,7 @@ func TestLoadBadUsage(t *testing.T) {
 		{"--fail-rate -0.1", "--fail-rate"},
 		{"--timeout 0s", "--timeout"},
 		{"--retry-for -1s", "--retry-for"},
+		{"--http-floor -1s", "--http-floor"},
 		{"--output yaml", "--output"},
 		{"--bogus", "--bogus"},
 		{"extra-arg", "no arguments"},
