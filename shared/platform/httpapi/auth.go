@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -34,8 +36,26 @@ func (p Principal) MayActFor(customerID string) bool { return p.IsAdmin() || p.S
 
 // Auth issues and verifies Troupe's HS256 bearer tokens. It is safe for
 // concurrent use.
+//
+// A token that verified is remembered until its expiry (up to
+// maxCachedTokens of them), so a client repeating its token is not
+// re-verified on every request: HS256 verification is most of the chassis'
+// cost of a cheap query. A remembered token is the identical string whose
+// signature and claims already passed, and it is still refused once
+// expired.
 type Auth struct {
 	secret []byte
+	cache  sync.Map // token -> cachedToken
+	cached atomic.Int64
+}
+
+// maxCachedTokens bounds the verified-token cache; when full it is emptied
+// (simple, and a busy deployment refills it with the tokens in use).
+const maxCachedTokens = 10_000
+
+type cachedToken struct {
+	p   Principal
+	exp time.Time
 }
 
 type claims struct {
@@ -67,17 +87,37 @@ func (a *Auth) Issue(subject, role string, ttl time.Duration) (string, error) {
 // Verify checks a token (HS256 only, issuer, audience, expiry, a subject
 // and a known role) and returns its principal.
 func (a *Auth) Verify(token string) (Principal, error) {
+	if v, ok := a.cache.Load(token); ok {
+		if c := v.(cachedToken); time.Now().Before(c.exp) {
+			return c.p, nil
+		}
+		a.cache.Delete(token)
+	}
+	p, exp, err := a.verify(token)
+	if err != nil {
+		return Principal{}, err
+	}
+	if a.cached.Add(1) > maxCachedTokens {
+		a.cache.Clear()
+		a.cached.Store(1)
+	}
+	a.cache.Store(token, cachedToken{p: p, exp: exp})
+	return p, nil
+}
+
+// verify checks a token fully and returns its principal and expiry.
+func (a *Auth) verify(token string) (Principal, time.Time, error) {
 	var c claims
 	_, err := jwt.ParseWithClaims(token, &c, func(*jwt.Token) (any, error) { return a.secret, nil },
 		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}), jwt.WithIssuer(Issuer),
 		jwt.WithAudience(Audience), jwt.WithExpirationRequired())
 	if err != nil {
-		return Principal{}, err
+		return Principal{}, time.Time{}, err
 	}
 	if c.Subject == "" || (c.Role != RoleCustomer && c.Role != RoleAdmin) {
-		return Principal{}, errors.New("token lacks a subject or a known role")
+		return Principal{}, time.Time{}, errors.New("token lacks a subject or a known role")
 	}
-	return Principal{Subject: c.Subject, Role: c.Role}, nil
+	return Principal{Subject: c.Subject, Role: c.Role}, c.ExpiresAt.Time, nil
 }
 
 const principalKey = "troupe.principal"

@@ -192,6 +192,57 @@ func TestReadyzReadModels(t *testing.T) {
 	}
 }
 
+// TestVerifiedTokenCache: a token verified once (and so remembered) is
+// still refused once it expires, and a token differing from a remembered
+// one by its signature is refused.
+func TestVerifiedTokenCache(t *testing.T) {
+	t.Parallel()
+	auth, err := httpapi.NewAuth(secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, _ := auth.Issue("c-1", httpapi.RoleCustomer, time.Second)
+	for i := 0; i < 2; i++ {
+		if p, err := auth.Verify(tok); err != nil || p.Subject != "c-1" || p.Role != httpapi.RoleCustomer {
+			t.Fatalf("fresh token, try %d: %+v, %v", i, p, err)
+		}
+	}
+	forged := tok[:len(tok)-2] + "AA"
+	if forged == tok {
+		forged = tok[:len(tok)-2] + "BB"
+	}
+	if _, err := auth.Verify(forged); err == nil {
+		t.Fatal("a token with another signature was accepted")
+	}
+	time.Sleep(1100 * time.Millisecond) // past the token's expiry (whole seconds)
+	if _, err := auth.Verify(tok); err == nil {
+		t.Fatal("an expired token was accepted from the cache")
+	}
+}
+
+// BenchmarkVerify: a repeated token (the cache) beside full HS256
+// verification of a new token each time.
+func BenchmarkVerify(b *testing.B) {
+	auth, _ := httpapi.NewAuth(secret)
+	tok, _ := auth.Issue("c-1", httpapi.RoleCustomer, time.Hour)
+	b.Run("repeated", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			if _, err := auth.Verify(tok); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("fresh", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			// Another Auth each time: nothing remembered.
+			fresh, _ := httpapi.NewAuth(secret)
+			if _, err := fresh.Verify(tok); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
 // TestPrincipal: owners and admins may act for a customer, nobody else.
 func TestPrincipal(t *testing.T) {
 	c := httpapi.Principal{Subject: "c-1", Role: httpapi.RoleCustomer}
