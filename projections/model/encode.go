@@ -79,11 +79,24 @@ func Projects(stream string) bool {
 	return false
 }
 
-// fieldSafe keeps identifiers out of the separators of packed members.
-var fieldSafe = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,64}$`)
+// fieldSafe keeps identifiers out of the separators of packed members: it
+// matches ^[A-Za-z0-9_.-]{1,64}$ (by hand: a regexp match was a tenth of a
+// rebuild's decoding time).
+func fieldSafe(v string) bool {
+	if len(v) < 1 || len(v) > 64 {
+		return false
+	}
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '.' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
 
 func check(name, v string) error {
-	if !fieldSafe.MatchString(v) {
+	if !fieldSafe(v) {
 		return fmt.Errorf("%w: %s %q", ErrBadEvent, name, v)
 	}
 	return nil

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/IBM/sarama"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/troupe-dev/troupe/projections/model"
 	"github.com/troupe-dev/troupe/shared/events"
@@ -28,8 +29,11 @@ import (
 // total seen at the start). On error or cancellation the new generation
 // is dropped and the live one is untouched.
 //
-// It reads partitions directly (no consumer group), applying each
-// partition's records in batches of Config.RebuildBatch per Lua call.
+// It reads partitions directly (no consumer group), decoding each in its
+// own goroutine, and folds the records of all partitions in Go
+// (model.Folder: what apply.lua would decide, with one write per key and
+// batch of at most Config.RebuildBatch records), one pipelined batch at a
+// time while the next is folded.
 func (s *Service) Rebuild(ctx context.Context, progress func(done, total int64)) (err error) {
 	ns := s.model.Namespace()
 	old, err := ns.Live(ctx, s.rdb)
@@ -89,15 +93,18 @@ func (s *Service) Rebuild(ctx context.Context, progress func(done, total int64))
 			parts = append(parts, pt)
 		}
 	}
-	if err := s.model.Applier().Load(ctx, s.rdb); err != nil {
-		return err
-	}
 	log.Info("projections: rebuild started", "records", total)
 
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
-	errc := make(chan error, len(parts))
+	errc := make(chan error, len(parts)+2)
+	fail := func(err error) {
+		if err != nil && runCtx.Err() == nil {
+			errc <- err
+		}
+	}
+	records := make(chan record, 4*s.cfg.RebuildBatch)
 	for _, pt := range parts {
 		pc, err := consumer.ConsumePartition(pt.topic, pt.p, pt.start)
 		if err != nil {
@@ -108,11 +115,45 @@ func (s *Service) Rebuild(ctx context.Context, progress func(done, total int64))
 		go func() {
 			defer wg.Done()
 			defer pt.pc.AsyncClose()
-			if err := s.rebuildPartition(runCtx, gen, pt.pc, &pt.pos); err != nil && runCtx.Err() == nil {
-				errc <- fmt.Errorf("rebuild %s/%d: %w", pt.topic, pt.p, err)
+			if err := s.readPartition(runCtx, pt.pc, &pt.pos, records); err != nil {
+				fail(fmt.Errorf("rebuild %s/%d: %w", pt.topic, pt.p, err))
 			}
 		}()
 	}
+	caught := func() bool {
+		for _, pt := range parts {
+			if pt.pos.Load() < pt.end {
+				return false
+			}
+		}
+		return true
+	}
+	// The writer switches: a folded batch must never land after the
+	// switch, when the live subscriber applies to this generation too
+	// (the folder decides from memory, not from what Redis holds).
+	switchTo := func() (bool, error) {
+		if !caught() {
+			return false, nil
+		}
+		return ns.Switch(runCtx, s.rdb, old, gen)
+	}
+	writer, closeWriter := s.batchWriter()
+	defer closeWriter()
+	batches := make(chan foldedBatch, 1)
+	switched := make(chan struct{})
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		fail(s.fold(runCtx, gen, records, batches))
+	}()
+	go func() {
+		defer wg.Done()
+		ok, err := s.writeBatches(runCtx, writer, gen, batches, switchTo)
+		fail(err)
+		if ok {
+			close(switched)
+		}
+	}()
 	stop := func() { cancel(); wg.Wait() }
 
 	report := func() {
@@ -135,89 +176,171 @@ func (s *Service) Rebuild(ctx context.Context, progress func(done, total int64))
 		case err := <-errc:
 			stop()
 			return err
-		case <-tick.C:
-		}
-		report()
-		caught := true
-		for _, pt := range parts {
-			if pt.pos.Load() < pt.end {
-				caught = false
-				break
-			}
-		}
-		if !caught {
-			continue
-		}
-		switched, err := ns.Switch(ctx, s.rdb, old, gen)
-		if err != nil {
-			stop()
-			return err
-		}
-		if switched {
+		case <-switched:
 			// Records the partitions deliver after this are the live
 			// subscriber's to apply (to this generation, now live).
 			stop()
 			report()
 			log.Info("projections: rebuild switched")
 			return ns.Drop(ctx, s.rdb, old)
+		case <-tick.C:
+			report()
 		}
-		// The live generation applied records we have not reached yet:
-		// the partition consumers keep reading; try again next tick.
 	}
 }
 
-// rebuildPartition applies one partition's records to gen in batches:
-// whatever has arrived, up to the batch size, goes in one Lua call.
-func (s *Service) rebuildPartition(ctx context.Context, gen string, pc sarama.PartitionConsumer, pos *atomic.Int64) error {
+// batchWriter returns the client a rebuild writes its folded batches
+// with: one that never retries a pipeline and waits long for its answer.
+// A folded batch is not idempotent (counters are incremented), and
+// go-redis retries a pipeline after a read timeout, which would apply a
+// batch Redis had already executed a second time; failing the rebuild
+// instead drops its generation and leaves the live one untouched.
+func (s *Service) batchWriter() (redis.Cmdable, func()) {
+	c, ok := s.rdb.(*redis.Client)
+	if !ok {
+		// Not a single-node client: keep its own settings.
+		return s.rdb, func() {}
+	}
+	opts := *c.Options()
+	opts.MaxRetries = -1
+	opts.ReadTimeout = time.Minute
+	opts.WriteTimeout = time.Minute
+	opts.PoolSize = 1
+	w := redis.NewClient(&opts)
+	return w, func() { _ = w.Close() }
+}
+
+// record is one record of a partition for the folder: its event, or
+// ok false for a record that cannot be projected (only its position counts).
+type record struct {
+	ev   readmodel.Event
+	ok   bool
+	next int64
+	pos  *atomic.Int64
+}
+
+// foldedBatch is a folded batch and the partition positions it reaches.
+type foldedBatch struct {
+	writes *model.FoldBatch
+	pos    map[*atomic.Int64]int64
+}
+
+// readPartition decodes a partition's records and hands them to the
+// folder, in order.
+func (s *Service) readPartition(ctx context.Context, pc sarama.PartitionConsumer, pos *atomic.Int64, out chan<- record) error {
 	reg := events.NewRegistry()
-	batch := make([]readmodel.Event, 0, s.cfg.RebuildBatch)
 	for {
 		var msg *sarama.ConsumerMessage
 		select {
 		case <-ctx.Done():
-			return ctx.Err()
+			return nil
 		case err := <-pc.Errors():
 			return err
 		case msg = <-pc.Messages():
 		}
-		batch = batch[:0]
-		var next int64
+		ev, ok := s.decode(reg, msg)
+		select {
+		case <-ctx.Done():
+			return nil
+		case out <- record{ev: ev, ok: ok, next: msg.Offset + 1, pos: pos}:
+		}
+	}
+}
+
+// fold folds whatever records have arrived, up to RebuildBatch, into one
+// batch and hands it to the writer; the next batch is folded while the
+// writer writes this one.
+func (s *Service) fold(ctx context.Context, gen string, in <-chan record, out chan<- foldedBatch) error {
+	f := s.model.Folder(gen)
+	for {
+		var r record
+		select {
+		case <-ctx.Done():
+			return nil
+		case r = <-in:
+		}
+		pos := map[*atomic.Int64]int64{}
 	fill:
-		for {
-			if ev, ok := s.decode(reg, msg); ok {
-				batch = append(batch, ev)
+		for n := 0; ; n++ {
+			if r.ok {
+				if err := f.Fold(r.ev); err != nil {
+					return err
+				}
 			}
-			next = msg.Offset + 1
-			if len(batch) == cap(batch) {
+			pos[r.pos] = r.next
+			if n+1 >= s.cfg.RebuildBatch {
 				break
 			}
 			select {
-			case msg = <-pc.Messages():
+			case r = <-in:
 			default:
 				break fill
 			}
 		}
-		if _, err := s.model.Applier().Apply(ctx, s.rdb, gen, batch...); err != nil {
-			return err
+		select {
+		case <-ctx.Done():
+			return nil
+		case out <- foldedBatch{writes: f.Take(), pos: pos}:
 		}
-		pos.Store(next)
+	}
+}
+
+// writeBatches writes folded batches in order, one pipeline each, then
+// moves the partitions' positions; after each batch, and every 20 ms when
+// none comes, it tries switchTo, and stops writing (reporting true) once
+// that switched.
+func (s *Service) writeBatches(ctx context.Context, rdb redis.Cmdable, gen string, in <-chan foldedBatch,
+	switchTo func() (bool, error)) (bool, error) {
+	ns := s.model.Namespace()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return false, nil
+		case b := <-in:
+			pipe := rdb.Pipeline()
+			b.writes.Queue(ctx, pipe, ns, gen)
+			if _, err := pipe.Exec(ctx); err != nil {
+				return false, fmt.Errorf("write a folded batch: %w", err)
+			}
+			for p, next := range b.pos {
+				p.Store(next)
+			}
+		case <-tick.C:
+		}
+		switched, err := switchTo()
+		if err != nil || switched {
+			return switched, err
+		}
 	}
 }
 
 // decode turns a record into an applier event; a record that cannot be
 // projected is logged and skipped (the live subscriber dead-letters it).
 func (s *Service) decode(reg *events.Registry, msg *sarama.ConsumerMessage) (readmodel.Event, bool) {
-	h := make(map[string]string, len(msg.Headers))
+	// The four headers read, without building a map of all of them.
+	var stream, typ, revision, occurred string
 	for _, rh := range msg.Headers {
-		if rh != nil {
-			h[string(rh.Key)] = string(rh.Value)
+		if rh == nil {
+			continue
+		}
+		switch string(rh.Key) {
+		case messaging.HeaderStream:
+			stream = string(rh.Value)
+		case messaging.HeaderEventType:
+			typ = string(rh.Value)
+		case messaging.HeaderRevision:
+			revision = string(rh.Value)
+		case messaging.HeaderOccurredAt:
+			occurred = string(rh.Value)
 		}
 	}
-	rev, _ := strconv.ParseUint(h[messaging.HeaderRevision], 10, 64)
-	at, _ := time.Parse(time.RFC3339Nano, h[messaging.HeaderOccurredAt])
-	src := model.Source{Stream: h[messaging.HeaderStream], Revision: rev, OccurredAt: at,
+	rev, _ := strconv.ParseUint(revision, 10, 64)
+	at, _ := time.Parse(time.RFC3339Nano, occurred)
+	src := model.Source{Stream: stream, Revision: rev, OccurredAt: at,
 		Topic: msg.Topic, Partition: msg.Partition, Offset: msg.Offset}
-	e, err := reg.Decode(h[messaging.HeaderEventType], msg.Value)
+	e, err := reg.Decode(typ, msg.Value)
 	if err == nil && src.Stream == "" {
 		err = errors.New("no stream header")
 	}

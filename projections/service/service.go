@@ -55,8 +55,8 @@ type Config struct {
 	ConsistencyTimeout time.Duration
 	// Sarama defaults to messaging.NewSaramaConfig(Name).
 	Sarama *sarama.Config
-	// RebuildBatch is how many events of a partition a rebuild applies in
-	// one Lua call; default 256.
+	// RebuildBatch is at most how many records a rebuild folds into one
+	// pipelined write (model.Folder); default 2048.
 	RebuildBatch int
 }
 
@@ -81,7 +81,7 @@ func (c *Config) setDefaults() {
 		c.Sarama = messaging.NewSaramaConfig(c.Name)
 	}
 	if c.RebuildBatch == 0 {
-		c.RebuildBatch = 256
+		c.RebuildBatch = 2048
 	}
 }
 
