@@ -24,8 +24,7 @@ func newReplayCmd() *cobra.Command {
 		Args:  needSubcommand,
 		RunE:  func(cmd *cobra.Command, _ []string) error { return needSubcommand(cmd, nil) },
 	}
-	// replay projection: see replay_projection.go
-	cmd.AddCommand(newReplayStreamCmd())
+	cmd.AddCommand(newReplayStreamCmd(), newReplayProjectionCmd())
 	return cmd
 }
 
