@@ -386,11 +386,13 @@ func tail(ctx context.Context, client *esdb.Client, out, errOut io.Writer, fromS
 	if err != nil {
 		return err
 	}
+	stopped := make(chan struct{})
+	defer close(stopped)
 	go func() {
 		select {
 		case <-sub.CaughtUp():
 			fmt.Fprintf(errOut, "following $all from %s (Ctrl-C to stop)\n", start)
-		case <-ctx.Done():
+		case <-stopped:
 		}
 	}()
 	return sub.Run(ctx)
