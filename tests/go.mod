@@ -10,7 +10,6 @@ require (
 	github.com/troupe-dev/troupe/cmd/troupe v0.0.0-00010101000000-000000000000
 	github.com/troupe-dev/troupe/contexts/catalog v0.0.0-00010101000000-000000000000
 	github.com/troupe-dev/troupe/contexts/ordering v0.0.0-00010101000000-000000000000
-	github.com/troupe-dev/troupe/contexts/payments v0.0.0-00010101000000-000000000000
 	github.com/troupe-dev/troupe/embedded v0.0.0-00010101000000-000000000000
 	github.com/troupe-dev/troupe/schemas v0.0.0-00010101000000-000000000000
 	github.com/troupe-dev/troupe/shared/events v0.0.0-00010101000000-000000000000
@@ -72,7 +71,10 @@ require (
 	github.com/rogpeppe/go-internal v1.14.1 // indirect
 	github.com/santhosh-tekuri/jsonschema/v6 v6.0.3 // indirect
 	github.com/sony/gobreaker/v2 v2.4.0 // indirect
+	github.com/troupe-dev/troupe/contexts/payments v0.0.0-00010101000000-000000000000 // indirect
 	github.com/troupe-dev/troupe/projections v0.0.0-00010101000000-000000000000 // indirect
+	github.com/troupe-dev/troupe/subscribers/loyalty v0.0.0-00010101000000-000000000000 // indirect
+	github.com/troupe-dev/troupe/subscribers/webhook v0.0.0-00010101000000-000000000000 // indirect
 	github.com/twmb/franz-go v1.22.3 // indirect
 	github.com/twmb/franz-go/pkg/kfake v0.0.0-20260918054303-01f206a7e32c // indirect
 	github.com/twmb/franz-go/pkg/kmsg v1.15.1 // indirect
@@ -87,7 +89,8 @@ require (
 	golang.org/x/crypto v0.57.0 // indirect
 	golang.org/x/exp v0.0.0-20230626212559-97b1e661b5df // indirect
 	golang.org/x/net v0.60.0 // indirect
-	golang.org/x/sys v0.48.0 // indirect
+	golang.org/x/sync v0.25.0 // indirect
+	golang.org/x/sys v0.50.0 // indirect
 	golang.org/x/text v0.42.0 // indirect
 	golang.org/x/time v0.15.0 // indirect
 	google.golang.org/genproto/googleapis/rpc v0.0.0-20261019180522-ce908d29299b // indirect
@@ -106,4 +109,6 @@ replace (
 	github.com/troupe-dev/troupe/schemas => ../schemas
 	github.com/troupe-dev/troupe/shared/events => ../shared/events
 	github.com/troupe-dev/troupe/shared/platform => ../shared/platform
+	github.com/troupe-dev/troupe/subscribers/loyalty => ../subscribers/loyalty
+	github.com/troupe-dev/troupe/subscribers/webhook => ../subscribers/webhook
 )
