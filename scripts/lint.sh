@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # scripts/lint.sh: gofmt, go vet and golangci-lint (staticcheck, and a
 # depguard rule keeping every domain/ package on the standard library) over
-# every module of go.work. golangci-lint is installed into .cache/bin at the
+# every module of go.work, and a build of each module without go.work. golangci-lint is installed into .cache/bin at the
 # pinned version when missing.
 set -uo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -25,6 +25,12 @@ fi
 for mod in $(scripts/modules.sh); do
   echo "=== lint $mod"
   (cd "$mod" && go vet ./... && "$LINT" run --allow-parallel-runners --config "$ROOT/.golangci.yml" ./...) || status=1
+  # Each module must also build alone (its replace lines and go.mod
+  # complete), as a user vendoring one module would build it.
+  if ! (cd "$mod" && GOWORK=off go build -mod=readonly ./... >/dev/null); then
+    echo "$mod does not build without go.work: run 'GOWORK=off go mod tidy' there"
+    status=1
+  fi
 done
 [ $status -eq 0 ] && echo "lint passed"
 exit $status
