@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # scripts/lint.sh: gofmt, go vet and golangci-lint (staticcheck, and a
 # depguard rule keeping every domain/ package on the standard library) over
-# every module of go.work, and a build of each module without go.work. golangci-lint is installed into .cache/bin at the
-# pinned version when missing.
+# every module of go.work, and a build of each module without go.work.
+# golangci-lint is installed into .cache/bin at the pinned version when
+# missing.
 set -uo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
