@@ -2,12 +2,15 @@ package model_test
 
 import (
 	"context"
+	"errors"
+	"strings"
 	"testing"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/troupe-dev/troupe/projections/internal/scenario"
 	"github.com/troupe-dev/troupe/projections/model"
+	"github.com/troupe-dev/troupe/shared/events"
 	"github.com/troupe-dev/troupe/shared/platform/readmodel"
 	"github.com/troupe-dev/troupe/shared/platform/testinfra"
 )
@@ -96,4 +99,19 @@ func TestFoldEqualsApply(t *testing.T) {
 			t.Error("apply.lua continuing on a folded model differs from the applied one")
 		}
 	})
+}
+
+// TestEncodeRefusesUnsafeIdentifiers: identifiers that could break the
+// packed members (separators, spaces, empty, too long) are ErrBadEvent;
+// the design's shapes pass.
+func TestEncodeRefusesUnsafeIdentifiers(t *testing.T) {
+	t.Parallel()
+	long := strings.Repeat("A", 65)
+	for sku, ok := range map[string]bool{"SKU-001": true, "a.b_c-9": true, strings.Repeat("A", 64): true,
+		"": false, "A|B": false, "A B": false, "A;B": false, long: false, "É": false} {
+		_, err := model.Encode(events.StockReceived{SKU: sku, Quantity: 1}, model.Source{Stream: "catalog.product-X", Revision: 1})
+		if ok != (err == nil) || (err != nil && !errors.Is(err, model.ErrBadEvent)) {
+			t.Errorf("sku %q: %v", sku, err)
+		}
+	}
 }
