@@ -1,7 +1,7 @@
 # Troupe's build entry points. Every target works on a fresh machine: the
 # scripts install what they need (Kafka jars through Maven, redis-server from
 # Debian, golangci-lint through the Go module proxy).
-.PHONY: test test-short lint bench kafka-up kafka-down redis-up redis-down schemas-check generate
+.PHONY: test test-short lint bench kafka-up kafka-down redis-up redis-down schemas-check generate stack stack-down
 
 # Every module's tests with -race, against real Kafka 4.x and redis-server
 # (started and stopped here) and the embedded servers.
@@ -37,3 +37,11 @@ redis-up:
 	@scripts/redis.sh up
 redis-down:
 	@scripts/redis.sh down
+
+# The distributed deployment as separate processes on this machine (real
+# Kafka and Redis, `troupe eventstore serve`, one `troupe serve` per
+# component, the gateway on TROUPE_HTTP_ADDR); see scripts/stack.sh.
+stack:
+	@scripts/stack.sh up
+stack-down:
+	@scripts/stack.sh down
