@@ -21,6 +21,7 @@ require (
 	github.com/troupe-dev/troupe/shared/platform v0.0.0-00010101000000-000000000000
 	github.com/troupe-dev/troupe/subscribers/loyalty v0.0.0-00010101000000-000000000000
 	github.com/troupe-dev/troupe/subscribers/webhook v0.0.0-00010101000000-000000000000
+	go.yaml.in/yaml/v3 v3.0.5
 	golang.org/x/sync v0.25.0
 	golang.org/x/term v0.48.0
 	golang.org/x/time v0.15.0
