@@ -102,7 +102,16 @@ launch() {
     export TROUPE_JWT_SECRET
     exec setsid "$BIN" $(args_of "$name") >>"$DIR/logs/$name.log" 2>&1 </dev/null
   ) &
-  echo $! >"$(pidfile "$name")"
+  local pid=$! i
+  echo "$pid" >"$(pidfile "$name")"
+  # Until the subshell has exec'd troupe its command line is this script's;
+  # wait for that, so the pid check that follows does not take it for dead.
+  for i in $(seq 1 100); do
+    if pid_alive "$(pidfile "$name")" "$(marker "$name")" || [ ! -e "/proc/$pid" ]; then
+      break
+    fi
+    sleep 0.05
+  done
 }
 
 # ready_url NAME: the URL that answers 200 once NAME is ready (none for the

@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -33,19 +34,13 @@ import (
 // test` started: a platform uses the design's fixed topic and consumer-group
 // names, so it cannot share a broker with the other tests' platforms.
 
-// stackPorts finds n consecutive free loopback ports.
+// stackPorts finds n consecutive free loopback ports below the kernel's
+// ephemeral range (32768 and up on Linux), where the many outgoing
+// connections of the stack's own processes cannot take them first.
 func stackPorts(t *testing.T, n int) int {
 	t.Helper()
-	for try := 0; try < 50; try++ {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		base := ln.Addr().(*net.TCPAddr).Port
-		ln.Close()
-		if base+n > 65000 {
-			continue
-		}
+	for try := 0; try < 200; try++ {
+		base := 20000 + rand.IntN(12000-n)
 		free := true
 		for p := base; p < base+n && free; p++ {
 			l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p))
@@ -72,11 +67,12 @@ type distributedStack struct {
 }
 
 // stackEnv is the environment of stack.sh: the test's own, without any
-// TROUPE_* setting that would point the stack at other servers.
+// TROUPE_* setting that would point the stack at other servers (the Kafka
+// jars' cache dir excepted).
 func stackEnv(extra ...string) []string {
 	var env []string
 	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "TROUPE_") {
+		if !strings.HasPrefix(kv, "TROUPE_") || strings.HasPrefix(kv, "TROUPE_CACHE_DIR=") {
 			env = append(env, kv)
 		}
 	}
@@ -109,10 +105,10 @@ func (s *distributedStack) pid(name string) int {
 func startDistributedStack(t *testing.T) *distributedStack {
 	t.Helper()
 	dir := t.TempDir()
-	kafka := stackPorts(t, 2)
-	redis := stackPorts(t, 1)
-	base := stackPorts(t, 8)
-	gw := stackPorts(t, 1)
+	// One block, so the ports cannot collide: Kafka (and its controller),
+	// Redis, the gateway, then stack.sh's eight.
+	kafka := stackPorts(t, 12)
+	redis, gw, base := kafka+2, kafka+3, kafka+4
 	s := &distributedStack{t: t, dir: dir, bin: filepath.Join(dir, "bin", "troupe"), env: stackEnv(
 		"TROUPE_STACK_DIR="+dir, "TROUPE_STACK_PORT="+strconv.Itoa(base),
 		"TROUPE_HTTP_ADDR=127.0.0.1:"+strconv.Itoa(gw),
