@@ -713,3 +713,5 @@ func TestConfigValidate(t *testing.T) {
 		t.Fatal("no Auth accepted")
 	}
 }
+
+func newTestAuth() (*httpapi.Auth, error) { return httpapi.NewAuth(secret) }
