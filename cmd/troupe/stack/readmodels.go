@@ -13,19 +13,28 @@ type lagger interface {
 	GroupLag(ctx context.Context) (int64, error)
 }
 
+// asLagger is c's service as a lagger, if it is one.
+func asLagger(c Component) (lagger, bool) {
+	if c == nil {
+		return nil, false
+	}
+	l, ok := c.Service().(lagger)
+	return l, ok
+}
+
 // newMonitor measures the read models this stack feeds (projections and
 // loyalty, when wired). Each measurement looks the service up at the time,
 // so after a Restart the new instance is measured, not its predecessor.
 func (s *Stack) newMonitor() *readmodel.Monitor {
 	cfg := readmodel.MonitorConfig{ReadModels: map[string]readmodel.LagFunc{}, Groups: map[string]readmodel.GroupLagFunc{}}
 	for _, name := range []string{Projections, Loyalty} {
-		if _, ok := s.services[name].(lagger); !ok {
+		if _, ok := asLagger(s.services[name]); !ok {
 			continue
 		}
 		get := func() (lagger, error) {
 			s.mu.Lock()
 			defer s.mu.Unlock()
-			l, ok := s.services[name].(lagger)
+			l, ok := asLagger(s.services[name])
 			if !ok {
 				return nil, fmt.Errorf("stack: %s is not wired", name)
 			}

@@ -24,20 +24,16 @@ import (
 	"github.com/EventStore/EventStore-Client-Go/v4/esdb"
 	"github.com/labstack/echo/v4"
 
-	catalog "github.com/troupe-dev/troupe/contexts/catalog/service"
-	ordering "github.com/troupe-dev/troupe/contexts/ordering/service"
 	payments "github.com/troupe-dev/troupe/contexts/payments/service"
 	embes "github.com/troupe-dev/troupe/embedded/eventstore"
 	embkafka "github.com/troupe-dev/troupe/embedded/kafka"
 	"github.com/troupe-dev/troupe/embedded/psp"
 	embredis "github.com/troupe-dev/troupe/embedded/redis"
-	projections "github.com/troupe-dev/troupe/projections/service"
 	"github.com/troupe-dev/troupe/shared/platform/admin"
 	"github.com/troupe-dev/troupe/shared/platform/eventstore"
 	"github.com/troupe-dev/troupe/shared/platform/httpapi"
-	"github.com/troupe-dev/troupe/shared/platform/messaging"
+	"github.com/troupe-dev/troupe/shared/platform/lease"
 	"github.com/troupe-dev/troupe/shared/platform/readmodel"
-	loyalty "github.com/troupe-dev/troupe/subscribers/loyalty/service"
 	webhook "github.com/troupe-dev/troupe/subscribers/webhook/service"
 )
 
@@ -99,6 +95,13 @@ type Config struct {
 	// Webhooks, when not empty, runs the webhook subscriber forwarding to
 	// them (one consumer group each).
 	Webhooks []webhook.Webhook
+	// LeaseHolder identifies this stack to the leases of the once-per-
+	// context work (relays, recoveries, deadlines). Default: derived from
+	// the host and the absolute DataDir, so a stack restarted on its data
+	// dir after a crash takes its own leases back at once (two stacks never
+	// share a data dir: `troupe up` locks it); without DataDir, unique per
+	// Start.
+	LeaseHolder string
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
 
@@ -122,6 +125,13 @@ func (c *Config) setDefaults() {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
+	}
+	if c.LeaseHolder == "" {
+		c.LeaseHolder = lease.DefaultHolder()
+		if abs, err := filepath.Abs(c.DataDir); c.DataDir != "" && err == nil {
+			host, _ := os.Hostname()
+			c.LeaseHolder = "stack:" + host + ":" + abs
+		}
 	}
 }
 
@@ -150,25 +160,6 @@ func (e *AddrError) Error() string {
 
 func (e *AddrError) Unwrap() error { return e.Err }
 
-// runner is one context service as the stack drives it.
-type runner interface {
-	Run(ctx context.Context) error
-	Routes(e *echo.Echo)
-}
-
-// subscriberSet is a service that runs Kafka subscribers, for the admin
-// API.
-type subscriberSet interface {
-	Subscribers() []*messaging.Subscriber
-}
-
-// noRoutes adapts a service without HTTP routes (the webhook forwarder).
-type noRoutes struct {
-	*webhook.Service
-}
-
-func (noRoutes) Routes(*echo.Echo) {}
-
 type running struct {
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -181,6 +172,8 @@ type Stack struct {
 	auth    *httpapi.Auth
 	log     *slog.Logger
 	closers []func() error // infrastructure, closed last to first
+
+	leaseHolder string
 
 	esURL   string
 	es      *esdb.Client
@@ -197,7 +190,7 @@ type Stack struct {
 	monitor *readmodel.Monitor
 
 	mu       sync.Mutex
-	services map[string]runner
+	services map[string]Component
 	runs     map[string]*running
 	failed   chan struct{}
 	failOnce sync.Once
@@ -214,7 +207,7 @@ func Start(ctx context.Context, cfg Config) (st *Stack, err error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	s := &Stack{cfg: cfg, log: cfg.Logger, services: map[string]runner{}, runs: map[string]*running{},
+	s := &Stack{cfg: cfg, log: cfg.Logger, leaseHolder: cfg.LeaseHolder, services: map[string]Component{}, runs: map[string]*running{},
 		failed: make(chan struct{}), httpErr: make(chan error, 1), admin: admin.NewRegistry()}
 	defer func() {
 		if err != nil {
@@ -325,7 +318,7 @@ func (s *Stack) startInfra(ctx context.Context) error {
 
 // wire builds every service; building is pure, nothing connects yet.
 func (s *Stack) wire() error {
-	for _, name := range []string{Catalog, Ordering, Payments, Projections, Loyalty, Webhook} {
+	for _, name := range Components {
 		if (name == Projections || name == Loyalty) && s.cfg.WithoutProjections || name == Webhook && len(s.cfg.Webhooks) == 0 {
 			continue
 		}
@@ -341,47 +334,25 @@ func (s *Stack) wire() error {
 
 // register lists the service's subscribers in the admin registry,
 // replacing those of an earlier instance.
-func (s *Stack) register(name string, svc runner) {
-	if set, ok := svc.(subscriberSet); ok {
-		s.admin.Add(name, set.Subscribers()...)
-	}
+func (s *Stack) register(name string, svc Component) {
+	s.admin.Add(name, svc.Subscribers()...)
 }
 
-func (s *Stack) build(name string) (runner, error) {
+func (s *Stack) build(name string) (Component, error) {
 	cfg := s.cfg
-	switch name {
-	case Catalog:
-		return catalog.New(catalog.Config{EventStore: s.es, Brokers: s.brokers, Auth: s.auth, Currency: cfg.Currency,
-			Logger: s.log, RecoveryDelay: cfg.CatalogRecoveryDelay})
-	case Ordering:
-		return ordering.New(ordering.Config{EventStore: s.es, Brokers: s.brokers, Auth: s.auth, Currency: cfg.Currency,
-			Logger: s.log, OrderTimeout: cfg.OrderTimeout})
-	case Payments:
-		return payments.New(payments.Config{EventStore: s.es, Brokers: s.brokers, Auth: s.auth, Currency: cfg.Currency,
-			Logger: s.log, PSPURL: s.pspURL, PSPTimeout: cfg.PSPTimeout, BreakerOpenTimeout: cfg.BreakerOpenTimeout,
-			SubscriberRetryInitial: cfg.PaymentsRetryInitial, SubscriberRetryMax: cfg.PaymentsRetryMax})
-	case Projections:
-		p, err := projections.New(projections.Config{Brokers: s.brokers, RedisURL: s.redis, Auth: s.auth, Logger: s.log})
-		if err != nil {
-			return nil, err
-		}
-		s.closers = append(s.closers, p.Close)
-		return p, nil
-	case Loyalty:
-		l, err := loyalty.New(loyalty.Config{Brokers: s.brokers, RedisURL: s.redis, Auth: s.auth, Logger: s.log})
-		if err != nil {
-			return nil, err
-		}
-		s.closers = append(s.closers, l.Close)
-		return l, nil
-	case Webhook:
-		w, err := webhook.New(webhook.Config{Brokers: s.brokers, Webhooks: cfg.Webhooks, Logger: s.log})
-		if err != nil {
-			return nil, err
-		}
-		return noRoutes{w}, nil
+	c, err := Build(name, Deps{
+		EventStore: s.es, Brokers: s.brokers, RedisURL: s.redis, PSPURL: s.pspURL, Auth: s.auth,
+		Currency: cfg.Currency, OrderTimeout: cfg.OrderTimeout, Webhooks: cfg.Webhooks,
+		LeaseHolder: s.leaseHolder, Logger: s.log,
+		CatalogRecoveryDelay: cfg.CatalogRecoveryDelay, PSPTimeout: cfg.PSPTimeout,
+		BreakerOpenTimeout: cfg.BreakerOpenTimeout, PaymentsRetryInitial: cfg.PaymentsRetryInitial,
+		PaymentsRetryMax: cfg.PaymentsRetryMax,
+	})
+	if err != nil {
+		return nil, err
 	}
-	return nil, fmt.Errorf("stack: no service %q", name)
+	s.closers = append(s.closers, c.Close)
+	return c, nil
 }
 
 // Services lists the services this stack runs, in a stable order.
@@ -390,7 +361,7 @@ func (s *Stack) Services() []string { return s.names() }
 // names lists the wired services in a stable order.
 func (s *Stack) names() []string {
 	var out []string
-	for _, n := range []string{Catalog, Ordering, Payments, Projections, Loyalty, Webhook} {
+	for _, n := range Components {
 		if _, ok := s.services[n]; ok {
 			out = append(out, n)
 		}
@@ -399,7 +370,7 @@ func (s *Stack) names() []string {
 }
 
 // run starts svc in its own goroutine; an unexpected stop fails the stack.
-func (s *Stack) run(name string, svc runner) {
+func (s *Stack) run(name string, svc Component) {
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &running{cancel: cancel, done: make(chan struct{})}
 	s.mu.Lock()
@@ -526,8 +497,10 @@ func (s *Stack) PSP() *psp.Server { return s.psp }
 func (s *Stack) BreakerState() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if p, ok := s.services[Payments].(*payments.Service); ok {
-		return p.BreakerState()
+	if c, ok := s.services[Payments]; ok {
+		if p, ok := c.Service().(*payments.Service); ok {
+			return p.BreakerState()
+		}
 	}
 	return ""
 }
@@ -539,7 +512,7 @@ func (s *Stack) CheckReady(ctx context.Context) error {
 		return err
 	}
 	s.mu.Lock()
-	svcs := make(map[string]runner, len(s.services))
+	svcs := make(map[string]Component, len(s.services))
 	for n, v := range s.services {
 		if _, ok := s.runs[n]; ok {
 			svcs[n] = v
@@ -555,14 +528,7 @@ func (s *Stack) CheckReady(ctx context.Context) error {
 			}
 			continue
 		}
-		var err error
-		switch r := v.(type) {
-		case interface{ Ready() error }:
-			err = r.Ready()
-		case interface{ Ready(context.Context) error }:
-			err = r.Ready(ctx)
-		}
-		if err != nil {
+		if err := v.Ready(ctx); err != nil {
 			errs = append(errs, err)
 		}
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/troupe-dev/troupe/contexts/catalog/ports"
 	"github.com/troupe-dev/troupe/shared/events"
 	"github.com/troupe-dev/troupe/shared/platform/httpapi"
+	"github.com/troupe-dev/troupe/shared/platform/lease"
 	"github.com/troupe-dev/troupe/shared/platform/messaging"
 	"github.com/troupe-dev/troupe/shared/platform/relay"
 )
@@ -54,6 +55,12 @@ type Config struct {
 	// RecoveryDelay is how old a reservation intent must be before the
 	// recovery subscription looks at it; default DefaultRecoveryDelay.
 	RecoveryDelay time.Duration
+	// LeaseHolder identifies this process to the lease "catalog" under
+	// which the relay and the recovery run, in one instance at a time;
+	// default unique per Service (see lease.Config.Holder).
+	LeaseHolder string
+	// LeaseTTL is that lease's TTL; default lease.DefaultTTL.
+	LeaseTTL time.Duration
 	// Subscriber overrides the Kafka subscriber's settings (retries, Sarama
 	// config); its Brokers and Logger are set from this Config.
 	Subscriber messaging.SubscriberConfig
@@ -98,6 +105,7 @@ type Service struct {
 	sub      *messaging.Subscriber
 	relay    *relay.Relay
 	recovery *ports.Recovery
+	lease    *lease.Lease
 
 	running atomic.Bool
 }
@@ -142,7 +150,11 @@ func New(cfg Config) (*Service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("catalog: %w", err)
 	}
-	return &Service{cfg: cfg, app: a, http: ports.NewHTTPServer(a, cfg.Auth), sub: sub, relay: rl, recovery: rec}, nil
+	ls, err := lease.New(lease.Config{EventStore: cfg.EventStore, Name: LeaseName, Holder: cfg.LeaseHolder, TTL: cfg.LeaseTTL, Logger: cfg.Logger})
+	if err != nil {
+		return nil, fmt.Errorf("catalog: %w", err)
+	}
+	return &Service{cfg: cfg, app: a, http: ports.NewHTTPServer(a, cfg.Auth), sub: sub, relay: rl, recovery: rec, lease: ls}, nil
 }
 
 // Subscribers returns the context's Kafka subscriber (for the admin API).
@@ -153,13 +165,19 @@ func (s *Service) Subscribers() []*messaging.Subscriber { return []*messaging.Su
 // Routes registers the catalog's admin command endpoints on e.
 func (s *Service) Routes(e *echo.Echo) { s.http.Register(e) }
 
-// Run runs the relay, the subscriber of ordering's events and the recovery
-// of interrupted reservations until ctx ends (then it returns nil) or one
-// of them fails (then it stops the others and returns that error).
+// LeaseName is the lease the catalog's once-per-context work runs under.
+const LeaseName = "catalog"
+
+// Run runs the subscriber of ordering's events, and, while this instance
+// holds the lease LeaseName, the relay and the recovery of interrupted
+// reservations, until ctx ends (then it returns nil) or one of them fails
+// (then it stops the others and returns that error). Several instances may
+// run at once: the subscriber's group shares the partitions, and the relay
+// and recovery run in one instance at a time.
 func (s *Service) Run(ctx context.Context) error {
 	g, gctx := errgroup.WithContext(ctx)
 	for name, run := range map[string]func(context.Context) error{
-		"relay": s.relay.Run, "subscriber": s.sub.Run, "recovery": s.recovery.Run,
+		"subscriber": s.sub.Run, "lease": func(ctx context.Context) error { return s.lease.Run(ctx, s.runLeased) },
 	} {
 		g.Go(func() error {
 			if err := run(gctx); err != nil && ctx.Err() == nil {
@@ -174,11 +192,32 @@ func (s *Service) Run(ctx context.Context) error {
 	return err
 }
 
-// Ready returns nil once Run is running and the recovery has examined every
+// runLeased runs the relay and the recovery until ctx ends or one fails.
+func (s *Service) runLeased(ctx context.Context) error {
+	g, gctx := errgroup.WithContext(ctx)
+	for name, run := range map[string]func(context.Context) error{"relay": s.relay.Run, "recovery": s.recovery.Run} {
+		g.Go(func() error {
+			if err := run(gctx); err != nil && ctx.Err() == nil {
+				return fmt.Errorf("catalog %s: %w", name, err)
+			}
+			return nil
+		})
+	}
+	return g.Wait()
+}
+
+// Ready returns nil once Run is running, the lease has been looked at,
+// and, in the instance holding it, the recovery has examined every
 // reservation intent recorded before it started.
 func (s *Service) Ready() error {
 	if !s.running.Load() {
 		return errors.New("catalog: not running")
+	}
+	if !s.lease.Contended() {
+		return errors.New("catalog: looking for the relay's lease")
+	}
+	if !s.lease.Held() {
+		return nil
 	}
 	select {
 	case <-s.recovery.CaughtUp():

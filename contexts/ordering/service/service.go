@@ -22,6 +22,7 @@ import (
 	"github.com/troupe-dev/troupe/shared/events"
 	"github.com/troupe-dev/troupe/shared/platform/eventstore"
 	"github.com/troupe-dev/troupe/shared/platform/httpapi"
+	"github.com/troupe-dev/troupe/shared/platform/lease"
 	"github.com/troupe-dev/troupe/shared/platform/messaging"
 	"github.com/troupe-dev/troupe/shared/platform/relay"
 )
@@ -39,6 +40,12 @@ type Config struct {
 	Currency string
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
+	// LeaseHolder identifies this process to the lease "ordering" under
+	// which the relay and the deadline timer run, in one instance at a
+	// time; default unique per Service (see lease.Config.Holder).
+	LeaseHolder string
+	// LeaseTTL is that lease's TTL; default lease.DefaultTTL.
+	LeaseTTL time.Duration
 	// OrderTimeout (TROUPE_ORDER_TIMEOUT) is how long an order may stay
 	// unconfirmed before it is cancelled with reason timeout; default 60s.
 	OrderTimeout time.Duration
@@ -87,6 +94,7 @@ type Service struct {
 	subscriber *messaging.Subscriber
 	deadlines  *app.Deadlines
 	feed       *eventstore.Subscription
+	lease      *lease.Lease
 
 	running atomic.Bool
 }
@@ -129,9 +137,13 @@ func New(cfg Config) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
+	ls, err := lease.New(lease.Config{EventStore: cfg.EventStore, Name: LeaseName, Holder: cfg.LeaseHolder, TTL: cfg.LeaseTTL, Logger: cfg.Logger})
+	if err != nil {
+		return nil, fmt.Errorf("ordering: %w", err)
+	}
 	return &Service{
 		cfg: cfg, app: a, http: ports.NewHTTPServer(a, cfg.Auth), relay: rl,
-		subscriber: sub, deadlines: deadlines, feed: feed,
+		subscriber: sub, deadlines: deadlines, feed: feed, lease: ls,
 	}, nil
 }
 
@@ -143,9 +155,15 @@ func (s *Service) Subscribers() []*messaging.Subscriber { return []*messaging.Su
 // Routes registers POST /api/orders and POST /api/orders/:orderId/cancel.
 func (s *Service) Routes(e *echo.Echo) { s.http.Register(e) }
 
-// Run runs the relay, the subscriber, the deadline feed and the deadline
-// timer until ctx ends (then it returns nil once they stopped) or one of
-// them fails (then it stops the others and returns that error).
+// LeaseName is the lease the ordering's once-per-context work runs under.
+const LeaseName = "ordering"
+
+// Run runs the subscriber and the deadline feed, and, while this instance
+// holds the lease LeaseName, the relay and the deadline timer, until ctx
+// ends (then it returns nil once they stopped) or one of them fails (then
+// it stops the others and returns that error). Several instances may run
+// at once: the subscriber's group shares the partitions, every instance
+// keeps the deadlines, and one at a time publishes and expires orders.
 func (s *Service) Run(ctx context.Context) error {
 	if !s.running.CompareAndSwap(false, true) {
 		return errors.New("ordering: Run called while already running")
@@ -153,8 +171,24 @@ func (s *Service) Run(ctx context.Context) error {
 	defer s.running.Store(false)
 	g, gctx := errgroup.WithContext(ctx)
 	for name, run := range map[string]func(context.Context) error{
-		"relay": s.relay.Run, "subscriber": s.subscriber.Run, "deadline feed": s.feed.Run, "deadlines": s.deadlines.Run,
+		"subscriber": s.subscriber.Run, "deadline feed": s.feed.Run,
+		"lease": func(ctx context.Context) error { return s.lease.Run(ctx, s.runLeased) },
 	} {
+		g.Go(func() error {
+			if err := run(gctx); err != nil && ctx.Err() == nil {
+				return fmt.Errorf("ordering %s: %w", name, err)
+			}
+			return nil
+		})
+	}
+	return g.Wait()
+}
+
+// runLeased runs the relay and the deadline timer until ctx ends or one
+// fails.
+func (s *Service) runLeased(ctx context.Context) error {
+	g, gctx := errgroup.WithContext(ctx)
+	for name, run := range map[string]func(context.Context) error{"relay": s.relay.Run, "deadlines": s.deadlines.Run} {
 		g.Go(func() error {
 			if err := run(gctx); err != nil && ctx.Err() == nil {
 				return fmt.Errorf("ordering %s: %w", name, err)

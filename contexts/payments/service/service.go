@@ -20,6 +20,7 @@ import (
 	"github.com/troupe-dev/troupe/contexts/payments/ports"
 	"github.com/troupe-dev/troupe/shared/events"
 	"github.com/troupe-dev/troupe/shared/platform/httpapi"
+	"github.com/troupe-dev/troupe/shared/platform/lease"
 	"github.com/troupe-dev/troupe/shared/platform/messaging"
 	"github.com/troupe-dev/troupe/shared/platform/relay"
 )
@@ -37,6 +38,12 @@ type Config struct {
 	Currency string
 	// Logger default slog.Default().
 	Logger *slog.Logger
+	// LeaseHolder identifies this process to the lease "payments" under
+	// which the relay and the recovery run, in one instance at a time;
+	// default unique per Service (see lease.Config.Holder).
+	LeaseHolder string
+	// LeaseTTL is that lease's TTL; default lease.DefaultTTL.
+	LeaseTTL time.Duration
 
 	// PSPURL is the card gateway's base URL (TROUPE_PSP_URL). `troupe up`
 	// starts the embedded simulator (embedded/psp) and passes its URL.
@@ -117,6 +124,7 @@ type Service struct {
 	relay    *relay.Relay
 	sub      *messaging.Subscriber
 	recovery *ports.Recovery
+	lease    *lease.Lease
 	running  atomic.Bool
 }
 
@@ -159,8 +167,12 @@ func New(cfg Config) (*Service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("payments: recovery: %w", err)
 	}
+	ls, err := lease.New(lease.Config{EventStore: cfg.EventStore, Name: LeaseName, Holder: cfg.LeaseHolder, TTL: cfg.LeaseTTL, Logger: cfg.Logger})
+	if err != nil {
+		return nil, fmt.Errorf("payments: %w", err)
+	}
 	return &Service{cfg: cfg, app: application, gateway: gateway,
-		http: ports.NewHTTPServer(application, cfg.Auth), relay: rl, sub: sub, recovery: rec}, nil
+		http: ports.NewHTTPServer(application, cfg.Auth), relay: rl, sub: sub, recovery: rec, lease: ls}, nil
 }
 
 // Subscribers returns the context's Kafka subscriber (for the admin API).
@@ -171,14 +183,19 @@ func (s *Service) Subscribers() []*messaging.Subscriber { return []*messaging.Su
 // Routes registers POST /api/customers/{customerId}/wallet/deposits.
 func (s *Service) Routes(e *echo.Echo) { s.http.Register(e) }
 
-// Run runs the relay (payments.events), the subscriber (ordering.events,
-// catalog.events) and the recovery of unfinished payments until ctx ends,
-// then returns nil; if one stops with an error, the others are stopped and
-// that error returned.
+// LeaseName is the lease the payments' once-per-context work runs under.
+const LeaseName = "payments"
+
+// Run runs the subscriber (ordering.events, catalog.events) and, while this
+// instance holds the lease LeaseName, the relay (payments.events) and the
+// recovery of unfinished payments, until ctx ends, then returns nil; if one
+// stops with an error, the others are stopped and that error returned.
+// Several instances may run at once: the subscriber's group shares the
+// partitions, and the relay and recovery run in one instance at a time.
 func (s *Service) Run(ctx context.Context) error {
 	g, gctx := errgroup.WithContext(ctx)
 	for name, run := range map[string]func(context.Context) error{
-		"relay": s.relay.Run, "subscriber": s.sub.Run, "recovery": s.recovery.Run,
+		"subscriber": s.sub.Run, "lease": func(ctx context.Context) error { return s.lease.Run(ctx, s.runLeased) },
 	} {
 		g.Go(func() error {
 			err := run(gctx)
@@ -200,11 +217,39 @@ func (s *Service) Run(ctx context.Context) error {
 	return err
 }
 
-// Ready returns nil while Run runs and once the recovery has examined every
+// runLeased runs the relay and the recovery until ctx ends or one fails.
+func (s *Service) runLeased(ctx context.Context) error {
+	g, gctx := errgroup.WithContext(ctx)
+	for name, run := range map[string]func(context.Context) error{"relay": s.relay.Run, "recovery": s.recovery.Run} {
+		g.Go(func() error {
+			err := run(gctx)
+			if ctx.Err() != nil || errors.Is(err, context.Canceled) {
+				return nil
+			}
+			if err == nil && gctx.Err() == nil {
+				err = fmt.Errorf("stopped early")
+			}
+			if err == nil {
+				return nil
+			}
+			return fmt.Errorf("payments: %s: %w", name, err)
+		})
+	}
+	return g.Wait()
+}
+
+// Ready returns nil while Run runs, once the lease has been looked at,
+// and, in the instance holding it, once the recovery has examined every
 // payment event recorded before it started.
 func (s *Service) Ready() error {
 	if !s.running.Load() {
 		return errors.New("payments: not running")
+	}
+	if !s.lease.Contended() {
+		return errors.New("payments: looking for the relay's lease")
+	}
+	if !s.lease.Held() {
+		return nil
 	}
 	select {
 	case <-s.recovery.CaughtUp():

@@ -131,8 +131,9 @@ type record struct {
 // Lease runs work while it holds the lease. Run it once; Held may be
 // called from any goroutine.
 type Lease struct {
-	cfg  Config
-	held atomic.Bool
+	cfg       Config
+	held      atomic.Bool
+	contended atomic.Bool
 	// takeovers counts acquisitions, for tests and logs.
 	takeovers atomic.Int64
 }
@@ -152,6 +153,11 @@ func (l *Lease) Holder() string { return l.cfg.Holder }
 
 // Held reports whether this Lease holds the lease and its work runs.
 func (l *Lease) Held() bool { return l.held.Load() }
+
+// Contended reports whether Run has read the lease at least once (and so
+// either holds it or knows another process does): before that, Held's
+// false says nothing.
+func (l *Lease) Contended() bool { return l.contended.Load() }
 
 // Acquisitions reports how many times Run acquired the lease.
 func (l *Lease) Acquisitions() int64 { return l.takeovers.Load() }
@@ -284,9 +290,16 @@ func (l *Lease) acquire(ctx context.Context) (uint64, time.Time, error) {
 				start := time.Now()
 				next, werr := l.write(ctx, expected, false)
 				if werr == nil {
+					l.held.Store(true)
+					l.contended.Store(true)
 					return next, start, nil
 				}
 				err = werr
+			}
+			// Set only after a first attempt: a contender that can take
+			// the lease at once is reported held, never someone else's.
+			if err == nil || eventstore.IsWrongExpectedVersion(err) {
+				l.contended.Store(true)
 			}
 		}
 		if err != nil && ctx.Err() == nil && !eventstore.IsWrongExpectedVersion(err) && time.Since(warnedAt) > l.cfg.TTL {
