@@ -113,6 +113,15 @@ var servingRe = regexp.MustCompile(`http=http://([0-9.:]+)`)
 // it answers /readyz with 200; the test's end stops it.
 func startServe(t *testing.T, in serveInfra, component string, extraEnv ...string) *serveProc {
 	t.Helper()
+	p := spawnServe(t, in, component, extraEnv...)
+	p.waitReady(t)
+	return p
+}
+
+// spawnServe starts `troupe serve <component>` on a free port without
+// waiting for it.
+func spawnServe(t *testing.T, in serveInfra, component string, extraEnv ...string) *serveProc {
+	t.Helper()
 	cmd := exec.Command(troupeBinary(t), "serve", component, "--http-addr", "127.0.0.1:0")
 	cmd.Env = in.env(extraEnv...)
 	out := &syncBuffer{}
@@ -128,9 +137,15 @@ func startServe(t *testing.T, in serveInfra, component string, extraEnv ...strin
 			<-p.done
 		}
 	})
+	return p
+}
+
+// waitReady waits until the process listens and answers /readyz with 200.
+func (p *serveProc) waitReady(t *testing.T) {
+	t.Helper()
 	deadline := time.Now().Add(90 * time.Second)
 	for p.base == "" {
-		if m := servingRe.FindStringSubmatch(out.String()); m != nil {
+		if m := servingRe.FindStringSubmatch(p.out.String()); m != nil {
 			p.base = "http://" + m[1]
 			break
 		}
@@ -141,7 +156,7 @@ func startServe(t *testing.T, in serveInfra, component string, extraEnv ...strin
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				return p
+				return
 			}
 		}
 		p.checkAlive(t, deadline)

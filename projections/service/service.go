@@ -232,11 +232,7 @@ func (s *Service) Run(ctx context.Context) error {
 	ns := s.model.Namespace()
 	gen, err := ns.Live(ctx, s.rdb)
 	if errors.Is(err, readmodel.ErrNoModel) {
-		s.cfg.Logger.Info("projections: no read model in Redis; rebuilding from the oldest offsets")
-		if err := s.Rebuild(ctx, nil); err != nil {
-			return err
-		}
-		gen, err = ns.Live(ctx, s.rdb)
+		gen, err = s.buildOnce(ctx)
 	}
 	if err != nil {
 		return err
@@ -253,22 +249,32 @@ func (s *Service) Run(ctx context.Context) error {
 	return s.sub.Run(ctx)
 }
 
-// seek positions the group, retrying while a previous member of it is
-// still leaving (Kafka refuses a simple commit to a group with members).
-func (s *Service) seek(ctx context.Context, offsets map[string]int64) error {
-	deadline := time.Now().Add(45 * time.Second)
-	for {
-		err := readmodel.SeekGroup(s.cfg.Brokers, s.cfg.Sarama, s.cfg.Name, s.cfg.Topics, offsets)
-		if err == nil || time.Now().After(deadline) {
-			return err
-		}
-		s.cfg.Logger.Warn("projections: cannot position the consumer group yet; retrying", "err", err)
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(time.Second):
-		}
+// buildOnce rebuilds a missing model under the namespace's lock, so that
+// instances starting together on an empty Redis build it once: those that
+// waited find it built.
+func (s *Service) buildOnce(ctx context.Context) (string, error) {
+	ns := s.model.Namespace()
+	unlock, err := ns.Lock(ctx, s.rdb, 30*time.Second)
+	if err != nil {
+		return "", err
 	}
+	defer unlock()
+	gen, err := ns.Live(ctx, s.rdb)
+	if !errors.Is(err, readmodel.ErrNoModel) {
+		return gen, err
+	}
+	s.cfg.Logger.Info("projections: no read model in Redis; rebuilding from the oldest offsets")
+	if err := s.Rebuild(ctx, nil); err != nil {
+		return "", err
+	}
+	return ns.Live(ctx, s.rdb)
+}
+
+// seek positions the group at the model's stored offsets, or joins it as
+// it is when another instance already feeds the model (see
+// readmodel.PositionGroup).
+func (s *Service) seek(ctx context.Context, offsets map[string]int64) error {
+	return readmodel.PositionGroup(ctx, s.cfg.Brokers, s.cfg.Sarama, s.cfg.Name, s.cfg.Topics, offsets, s.cfg.Logger)
 }
 
 // Ready reports whether the service is feeding a built read model.

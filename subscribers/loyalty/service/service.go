@@ -254,22 +254,11 @@ func (s *Service) Run(ctx context.Context) error {
 	return s.sub.Run(ctx)
 }
 
-// seek positions the group, retrying while a previous member of it is
-// still leaving (Kafka refuses a simple commit to a group with members).
+// seek positions the group at the model's stored offsets, or joins it as
+// it is when another instance already feeds the model (see
+// readmodel.PositionGroup).
 func (s *Service) seek(ctx context.Context, offsets map[string]int64) error {
-	deadline := time.Now().Add(45 * time.Second)
-	for {
-		err := readmodel.SeekGroup(s.cfg.Brokers, s.cfg.Sarama, s.cfg.Name, s.cfg.Topics, offsets)
-		if err == nil || time.Now().After(deadline) {
-			return err
-		}
-		s.cfg.Logger.Warn("loyalty: cannot position the consumer group yet; retrying", "err", err)
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(time.Second):
-		}
-	}
+	return readmodel.PositionGroup(ctx, s.cfg.Brokers, s.cfg.Sarama, s.cfg.Name, s.cfg.Topics, offsets, s.cfg.Logger)
 }
 
 // Ready reports whether the service is consuming (Run has positioned its
