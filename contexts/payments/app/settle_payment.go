@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 
 	"github.com/troupe-dev/troupe/contexts/payments/domain/payment"
 	"github.com/troupe-dev/troupe/contexts/payments/domain/wallet"
@@ -135,14 +136,39 @@ func (a *Application) capture(ctx context.Context, orderID string, v view) error
 		return fmt.Errorf("capture %s: unknown method %q", orderID, v.method)
 	}
 	ctx = eventstore.WithEventIDSource(ctx, "capture-outcome:"+v.paymentID)
+	var lateCapture bool
 	_, err := a.payments.Update(ctx, orderID, func(p *payment.Payment) error {
-		if reason != "" {
+		lateCapture = false
+		// Another process (another payments instance handling the other
+		// fact of this order) may have recorded the outcome meanwhile.
+		switch {
+		case reason != "" && p.Status() == payment.StatusCaptured:
+			return nil // its capture stands; the gateway's key made it the only one
+		case reason == "" && p.Status() == payment.StatusFailed:
+			// It failed (its gateway call timed out unanswered, or its
+			// breaker was open) while this charge went through: the
+			// payment stays failed, so the money goes back.
+			lateCapture = true
+			return nil
+		case reason != "":
 			return p.RecordFailed(reason)
 		}
 		return p.RecordCaptured(gatewayID)
 	})
 	if err != nil {
 		return fmt.Errorf("record capture outcome of %s: %w", orderID, err)
+	}
+	if lateCapture {
+		// Nothing in the payment's stream asks for this refund, so a
+		// redelivery would not retry it: the gateway client's own retries
+		// are its only chance; a failure is logged for an operator.
+		if err := a.gateway.Refund(ctx, v.paymentID, gatewayID, v.amount); err != nil {
+			slog.ErrorContext(ctx, "payments: refunding a card capture that landed after the payment failed did not succeed; refund it by hand",
+				"order", orderID, "payment", v.paymentID, "gateway_id", gatewayID, "error", err)
+			return nil
+		}
+		slog.WarnContext(ctx, "payments: a card capture landed after the payment had failed; refunded it at the gateway",
+			"order", orderID, "payment", v.paymentID)
 	}
 	return nil
 }
