@@ -58,7 +58,8 @@ func newServeCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "serve <component>",
 		Short: "Run one component of the distributed deployment",
-		Long: "Runs one component (catalog, ordering, payments, projections, loyalty, webhook)\n" +
+		Long: "Runs one component (catalog, ordering, payments, projections, loyalty, webhook,\n" +
+			"or gateway, the public listener in front of them: see `troupe serve gateway --help`)\n" +
 			"against running servers: it never starts embedded ones, and requires their URLs\n" +
 			"and the JWT secret (flags or TROUPE_* variables). It serves the component's\n" +
 			"routes plus /healthz and /readyz, logs to stderr, and stops within 10 s of\n" +
@@ -66,16 +67,15 @@ func newServeCmd() *cobra.Command {
 		Args: cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 0 {
-				return usageError{errors.New("serve: name a component: catalog, ordering, payments, projections, loyalty or webhook")}
+				return usageError{errors.New("serve: name a component: catalog, ordering, payments, projections, loyalty, webhook or gateway")}
 			}
-			return usageError{fmt.Errorf("serve: unknown component %q: want catalog, ordering, payments, projections, loyalty or webhook", args[0])}
+			return usageError{fmt.Errorf("serve: unknown component %q: want catalog, ordering, payments, projections, loyalty, webhook or gateway", args[0])}
 		},
 	}
 	for _, name := range stack.Components {
 		cmd.AddCommand(newServeComponentCmd(name))
 	}
-	// The gateway (`troupe serve gateway`) is built beside this command as
-	// newServeGatewayCmd in serve_gateway.go; add it here once it exists.
+	cmd.AddCommand(newServeGatewayCmd())
 	return cmd
 }
 
