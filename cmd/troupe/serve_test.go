@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -393,14 +392,4 @@ func flushRedis(t *testing.T, url string) {
 	if err := c.FlushDB(t.Context()).Err(); err != nil {
 		t.Fatalf("flush %s: %v", url, err)
 	}
-}
-
-// jsonField decodes body and returns one top-level field.
-func jsonField(t *testing.T, body, field string) any {
-	t.Helper()
-	var m map[string]any
-	if err := json.Unmarshal([]byte(body), &m); err != nil {
-		t.Fatalf("decode %q: %v", body, err)
-	}
-	return m[field]
 }
