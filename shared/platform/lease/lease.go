@@ -39,8 +39,10 @@ import (
 // Defaults of the Config fields left zero.
 const (
 	// DefaultTTL is Config.TTL's default: how long a dead holder keeps the
-	// work stopped before another process takes over.
-	DefaultTTL = 10 * time.Second
+	// work stopped before another process takes over. With the default
+	// RenewEvery and Margin, a renewal may take up to 8.75 s (a store
+	// slowed by load) before the holder stops its work.
+	DefaultTTL = 15 * time.Second
 )
 
 // EventType is the type of the events of a lease stream.
@@ -66,7 +68,7 @@ type Config struct {
 	// TTL is how long the lease stays held without renewal; default
 	// DefaultTTL.
 	TTL time.Duration
-	// RenewEvery is the renewal period; default TTL/4.
+	// RenewEvery is the renewal period; default TTL/6.
 	RenewEvery time.Duration
 	// Margin is how long before the TTL runs out, counted from the start of
 	// its last successful renewal, the holder cancels its work; default
@@ -83,7 +85,7 @@ func (c *Config) setDefaults() {
 		c.TTL = DefaultTTL
 	}
 	if c.RenewEvery <= 0 {
-		c.RenewEvery = c.TTL / 4
+		c.RenewEvery = c.TTL / 6
 	}
 	if c.Margin <= 0 {
 		c.Margin = c.TTL / 4
