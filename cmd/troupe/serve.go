@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/troupe-dev/troupe/cmd/troupe/stack"
+	"github.com/troupe-dev/troupe/shared/platform/admin"
 	"github.com/troupe-dev/troupe/shared/platform/httpapi"
 	webhook "github.com/troupe-dev/troupe/subscribers/webhook/service"
 )
@@ -62,7 +63,8 @@ func newServeCmd() *cobra.Command {
 			"or gateway, the public listener in front of them: see `troupe serve gateway --help`)\n" +
 			"against running servers: it never starts embedded ones, and requires their URLs\n" +
 			"and the JWT secret (flags or TROUPE_* variables). It serves the component's\n" +
-			"routes plus /healthz and /readyz, logs to stderr, and stops within 10 s of\n" +
+			"routes, the admin API over its subscribers (/api/admin/subscribers), /healthz and\n" +
+			"/readyz, logs to stderr, and stops within 10 s of\n" +
 			"SIGTERM or SIGINT. Several instances of one component may run at once.",
 		Args: cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -257,6 +259,11 @@ func serve(ctx context.Context, stderr io.Writer, name string, needs serveNeeds,
 	defer comp.Close()
 	e := httpapi.New(httpapi.Config{Logger: log, Ready: comp.Ready})
 	comp.Routes(e)
+	// The admin API (/api/admin/subscribers) over this process's
+	// subscribers; the gateway merges the components' lists.
+	registry := admin.NewRegistry()
+	registry.Add(name, comp.Subscribers()...)
+	registry.Routes(e, p.deps.Auth)
 	srv := &http.Server{Handler: e, ReadHeaderTimeout: 10 * time.Second}
 	httpErr := make(chan error, 1)
 	go func() { httpErr <- srv.Serve(ln) }()

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -249,9 +250,10 @@ func TestServeEachComponent(t *testing.T) {
 	hookEnv := `TROUPE_WEBHOOKS=[{"name":"servetest","url":"http://127.0.0.1:9/hook","secret":"s","types":["catalog.product_listed.v1"]}]`
 	sku := "SERVE-" + randomSKU()
 	cases := []struct {
-		component string
-		env       []string
-		call      func(t *testing.T, base string)
+		component  string
+		env        []string
+		call       func(t *testing.T, base string)
+		subscriber string
 	}{
 		{"catalog", nil, func(t *testing.T, base string) {
 			code, body := do(t, http.MethodPost, base+"/api/catalog/products", admin, `{"sku":"`+sku+`","name":"Serve test","priceCents":100}`)
@@ -261,42 +263,56 @@ func TestServeEachComponent(t *testing.T) {
 			if code, _ := do(t, http.MethodPost, base+"/api/catalog/products", "", `{"sku":"X-1","name":"x","priceCents":1}`); code != http.StatusUnauthorized {
 				t.Errorf("POST product without a token: %d, want 401", code)
 			}
-		}},
+		}, "catalog"},
 		{"ordering", nil, func(t *testing.T, base string) {
 			code, body := do(t, http.MethodPost, base+"/api/orders", cust, `{"lines":[{"sku":"NO-SUCH-SKU","quantity":1}],"paymentMethod":"wallet"}`)
 			if code != http.StatusUnprocessableEntity || !strings.Contains(body, "sku") {
 				t.Errorf("POST order of an unknown SKU: %d %s, want 422 naming the sku", code, body)
 			}
-		}},
+		}, "ordering"},
 		{"payments", nil, func(t *testing.T, base string) {
 			code, body := do(t, http.MethodPost, base+"/api/customers/cust-serve-1/wallet/deposits", cust, `{"amountCents":500}`)
 			if code != http.StatusAccepted {
 				t.Errorf("POST deposit: %d %s", code, body)
 			}
-		}},
+		}, "payments"},
 		{"projections", nil, func(t *testing.T, base string) {
 			code, body := do(t, http.MethodGet, base+"/api/products?limit=5", "", "")
 			if code != http.StatusOK || !strings.Contains(body, `"items"`) {
 				t.Errorf("GET products: %d %s", code, body)
 			}
-		}},
+		}, "projections"},
 		{"loyalty", nil, func(t *testing.T, base string) {
 			code, body := do(t, http.MethodGet, base+"/api/customers/cust-serve-1/loyalty", cust, "")
 			if code != http.StatusOK {
 				t.Errorf("GET loyalty: %d %s", code, body)
 			}
-		}},
+		}, "loyalty"},
 		{"webhook", []string{hookEnv}, func(t *testing.T, base string) {
 			code, body := do(t, http.MethodGet, base+"/healthz", "", "")
 			if code != http.StatusOK {
 				t.Errorf("GET healthz: %d %s", code, body)
 			}
-		}},
+		}, "webhook-servetest"},
 	}
 	for _, c := range cases {
 		t.Run(c.component, func(t *testing.T) {
 			p := startServe(t, in, c.component, c.env...)
 			c.call(t, p.base)
+			// The admin API lists this process's subscribers, to admins only.
+			code, body := do(t, http.MethodGet, p.base+"/api/admin/subscribers", admin, "")
+			var list struct {
+				Items []struct {
+					Name, Component, State string
+				} `json:"items"`
+			}
+			if code != http.StatusOK || json.Unmarshal([]byte(body), &list) != nil || len(list.Items) != 1 ||
+				list.Items[0].Name != c.subscriber || list.Items[0].Component != c.component {
+				t.Errorf("GET /api/admin/subscribers: %d %s, want the one subscriber %s", code, body, c.subscriber)
+			}
+			if code, _ := do(t, http.MethodGet, p.base+"/api/admin/subscribers", cust, ""); code != http.StatusForbidden {
+				t.Errorf("admin API with a customer token: %d, want 403", code)
+			}
 			p.term(t)
 			if !strings.Contains(p.out.String(), "stopped") {
 				t.Errorf("no stop line in the log:\n%s", p.out.String())
