@@ -31,4 +31,13 @@
 //
 // See Subscriber for the delivery, ordering, retry and dead-letter
 // guarantees, and readmodel.ApplyOnce for an exactly-once Redis effect.
+//
+// # Operating a running subscriber
+//
+// Pause and Resume leave and rejoin the consumer group while Run keeps
+// running; Reset pauses, moves the group's offsets (earliest, or a time),
+// and resumes, re-driving that history. A subscriber that stores its
+// position beside its read model either moves it too (OnReset) or refuses
+// (ResetRefusal). RedriveID redrives one dead letter; State reports
+// running, paused or stopped. Package admin serves these over HTTP.
 package messaging
