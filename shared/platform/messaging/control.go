@@ -56,20 +56,25 @@ func (c *control) stop() {
 }
 
 // session returns the context of one group membership, which a Pause
-// cancels, and the function Run calls once the membership has ended.
-func (c *control) session(ctx context.Context) (context.Context, func()) {
+// cancels, and the function Run calls once the membership has ended. It
+// reports false, starting nothing, while the subscriber is paused: a Pause
+// that found no session running must not have one start behind it.
+func (c *control) session(ctx context.Context) (context.Context, func(), bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.state == StatePaused {
+		return nil, nil, false
+	}
 	sctx, cancel := context.WithCancel(ctx)
 	left := make(chan struct{})
-	c.mu.Lock()
 	c.cancel, c.left = cancel, left
-	if c.state == StatePaused {
-		cancel() // paused between sessions
-	}
-	c.mu.Unlock()
 	return sctx, func() {
 		cancel()
+		c.mu.Lock()
+		c.cancel, c.left = nil, nil
+		c.mu.Unlock()
 		close(left)
-	}
+	}, true
 }
 
 // awaitResume blocks while paused; it reports false when ctx ended first.

@@ -258,11 +258,12 @@ func (s *Subscriber) Run(ctx context.Context) error {
 		return fmt.Errorf("subscriber %s: load parked streams: %w", s.name, err)
 	}
 	for {
-		consumeCtx, done := s.ctl.session(ctx)
-		err := s.consume(consumeCtx, topics)
-		done()
-		if err != nil || ctx.Err() != nil {
-			return err
+		if consumeCtx, done, ok := s.ctl.session(ctx); ok {
+			err := s.consume(consumeCtx, topics)
+			done()
+			if err != nil || ctx.Err() != nil {
+				return err
+			}
 		}
 		// Paused: the group was left cleanly; wait to rejoin it.
 		if !s.ctl.awaitResume(ctx) {
