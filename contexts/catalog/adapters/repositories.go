@@ -20,6 +20,8 @@ func NewProductRepository(client *esdb.Client, events *eventstore.Registry, maxR
 		New:        product.New,
 		Events:     events,
 		MaxRetries: maxRetries,
+		// Every reservation of a hot SKU loads it again: keep the fold.
+		Cache: &eventstore.CacheConfig{},
 		Snapshots: &eventstore.SnapshotConfig[*product.Product]{
 			Every:   ProductSnapshotEvery,
 			Version: "product-v1",

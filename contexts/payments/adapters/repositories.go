@@ -44,6 +44,9 @@ func Events() *eventstore.Registry {
 func NewWalletRepository(client *esdb.Client, events *eventstore.Registry, logger *slog.Logger) (*eventstore.Repository[*wallet.Wallet], error) {
 	return eventstore.NewRepository(client, eventstore.RepositoryConfig[*wallet.Wallet]{
 		Category: WalletCategory, New: wallet.New, Events: events, Logger: logger,
+		// A wallet grows by an event or two per order and has no
+		// snapshots: keep the fold of busy ones.
+		Cache: &eventstore.CacheConfig{},
 	})
 }
 

@@ -45,6 +45,12 @@ type RepositoryConfig[A Aggregate] struct {
 	ReadBatch uint64
 	// Snapshots, when set, enables snapshots of this aggregate type.
 	Snapshots *SnapshotConfig[A]
+	// Cache, when set, keeps each stream's last fold in memory (see
+	// CacheConfig): for long, often written streams (a hot product, a busy
+	// wallet), whose loads otherwise read and decode the same events again
+	// on every update. The aggregate's appliers must not modify the events
+	// they are given (cached events are applied again on the next load).
+	Cache *CacheConfig
 	// Now is the clock of the occurred-at metadata. Default time.Now.
 	Now func() time.Time
 	// Logger receives failures that do not fail the operation (snapshot
@@ -116,6 +122,7 @@ type Result struct {
 type Repository[A Aggregate] struct {
 	client *esdb.Client
 	cfg    RepositoryConfig[A]
+	cache  *streamCache // nil without RepositoryConfig.Cache
 }
 
 // NewRepository returns a Repository over client, or the config's
@@ -128,7 +135,11 @@ func NewRepository[A Aggregate](client *esdb.Client, cfg RepositoryConfig[A]) (*
 	if client == nil {
 		return nil, errors.New("eventstore: nil client")
 	}
-	return &Repository[A]{client: client, cfg: cfg}, nil
+	r := &Repository[A]{client: client, cfg: cfg}
+	if cfg.Cache != nil {
+		r.cache = newStreamCache(*cfg.Cache)
+	}
+	return r, nil
 }
 
 // Stream returns the name of the stream of aggregate id.
@@ -192,7 +203,11 @@ func (r *Repository[A]) Update(ctx context.Context, id string, fn func(A) error)
 		}
 		res, err := r.append(ctx, stream, st, pending)
 		if err == nil {
-			r.maybeSnapshot(ctx, stream, st, res.Revision)
+			if r.maybeSnapshot(ctx, stream, st, res.Revision) && r.cache != nil {
+				// The next load starts from the new snapshot (or, when
+				// another writer's got there first, learns of theirs).
+				r.cache.drop(stream)
+			}
 			return res, nil
 		}
 		if !IsWrongExpectedVersion(err) {
@@ -262,6 +277,9 @@ type loaded[A Aggregate] struct {
 	revision uint64
 	exists   bool
 	snap     snapshotState
+	snapData []byte // the snapshot folded from, as stored (only when caching)
+	collect  bool   // keep the decoded events in read, for the cache
+	read     []any
 }
 
 func (r *Repository[A]) load(ctx context.Context, id string, upTo *uint64) (loaded[A], error) {
@@ -270,6 +288,14 @@ func (r *Repository[A]) load(ctx context.Context, id string, upTo *uint64) (load
 		return st, fmt.Errorf("%w: %q", ErrInvalidID, id)
 	}
 	stream := r.Stream(id)
+	if r.cache != nil && upTo == nil {
+		if e, ok := r.cache.get(stream); ok {
+			if st, ok, err := r.loadCached(ctx, id, stream, e); ok || err != nil {
+				return st, err
+			}
+		}
+		st.collect = true
+	}
 	from := esdb.StreamPosition(esdb.Start{})
 	if r.cfg.Snapshots != nil {
 		snap, err := r.readSnapshot(ctx, id, stream, upTo)
@@ -279,6 +305,7 @@ func (r *Repository[A]) load(ctx context.Context, id string, upTo *uint64) (load
 		st.snap = snap.state
 		if snap.found {
 			st.agg, st.revision, st.exists = snap.agg, snap.state.revision, true
+			st.snapData = snap.data
 			from = esdb.Revision(snap.state.revision + 1)
 		}
 	}
@@ -296,9 +323,47 @@ func (r *Repository[A]) load(ctx context.Context, id string, upTo *uint64) (load
 			return st, err
 		}
 		if !more {
+			if st.collect && st.exists {
+				r.cache.put(stream, cacheEntry{exists: true, snapData: st.snapData, snap: st.snap, events: st.read, revision: st.revision})
+			}
 			return st, nil
 		}
 		from = esdb.Revision(st.revision + 1)
+	}
+}
+
+// loadCached folds stream from its cache entry and the events appended
+// since. It says false (and the caller loads from the store) when the
+// entry's snapshot cannot be decoded.
+func (r *Repository[A]) loadCached(ctx context.Context, id, stream string, e cacheEntry) (loaded[A], bool, error) {
+	st := loaded[A]{revision: e.revision, exists: e.exists, snap: e.snap, collect: true}
+	if e.snapData != nil {
+		agg, err := r.cfg.Snapshots.Unmarshal(id, e.snapData)
+		if err != nil {
+			r.cache.drop(stream)
+			return st, false, nil
+		}
+		st.agg = agg
+	} else {
+		st.agg = r.cfg.New(id)
+	}
+	for _, ev := range e.events {
+		st.agg.ApplyEvent(ev)
+	}
+	for {
+		more, err := r.readPage(ctx, stream, esdb.Revision(st.revision+1), nil, &st)
+		if IsStreamNotFound(err) {
+			r.cache.drop(stream)
+			st = loaded[A]{agg: r.cfg.New(id)}
+			return st, true, nil
+		}
+		if err != nil {
+			return st, true, err
+		}
+		if !more {
+			r.cache.extend(stream, e, st.read, st.revision)
+			return st, true, nil
+		}
 	}
 }
 
@@ -330,6 +395,9 @@ func (r *Repository[A]) readPage(ctx context.Context, stream string, from esdb.S
 		}
 		st.agg.ApplyEvent(decoded)
 		st.revision, st.exists = ev.EventNumber, true
+		if st.collect {
+			st.read = append(st.read, decoded)
+		}
 	}
 }
 

@@ -73,6 +73,7 @@ type snapshotState struct {
 
 type snapshotRead[A Aggregate] struct {
 	agg   A
+	data  []byte // as stored
 	found bool
 	state snapshotState
 }
@@ -106,7 +107,7 @@ func (r *Repository[A]) readSnapshot(ctx context.Context, id, stream string, upT
 		r.cfg.Logger.WarnContext(ctx, "eventstore: ignoring undecodable snapshot", "stream", name, "error", err)
 		return out, nil
 	}
-	out.agg, out.found = agg, true
+	out.agg, out.data, out.found = agg, ev.Data, true
 	out.state.usable, out.state.revision = true, meta.Revision
 	return out, nil
 }
@@ -114,22 +115,23 @@ func (r *Repository[A]) readSnapshot(ctx context.Context, id, stream string, upT
 // maybeSnapshot writes a snapshot of st's aggregate, now at revision, when
 // enough events have accumulated since the last one. Failing to is logged,
 // not returned: the events are saved, and a missing snapshot only costs a
-// longer fold.
-func (r *Repository[A]) maybeSnapshot(ctx context.Context, stream string, st loaded[A], revision uint64) {
+// longer fold. It says whether it tried.
+func (r *Repository[A]) maybeSnapshot(ctx context.Context, stream string, st loaded[A], revision uint64) bool {
 	cfg := r.cfg.Snapshots
 	if cfg == nil {
-		return
+		return false
 	}
 	since := revision + 1
 	if st.snap.usable {
 		since = revision - st.snap.revision
 	}
 	if since < cfg.Every {
-		return
+		return false
 	}
 	if err := r.writeSnapshot(ctx, stream, st, revision); err != nil {
 		r.cfg.Logger.WarnContext(ctx, "eventstore: snapshot not written", "stream", stream, "revision", revision, "error", err)
 	}
+	return true
 }
 
 func (r *Repository[A]) writeSnapshot(ctx context.Context, stream string, st loaded[A], revision uint64) error {
