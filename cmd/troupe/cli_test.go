@@ -9,6 +9,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -211,5 +214,67 @@ func TestSecondUpOnOneDataDirRefused(t *testing.T) {
 	p.Stop(t)
 	if _, err := os.Stat(filepath.Join(p.DataDir, "endpoints.json")); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("endpoints.json after stop: %v", err)
+	}
+}
+
+// TestUpRestartRebuildsWithProgress: a restart keeps the events, and
+// `troupe up` says how far the rebuild of the read models into the fresh
+// miniredis has come, ending with the number of records it read.
+func TestUpRestartRebuildsWithProgress(t *testing.T) {
+	p := startPlatform(t, "")
+	admin, stderr, code := runCLI(t, p, "token", "--admin")
+	if code != 0 {
+		t.Fatalf("token: %d %s", code, stderr)
+	}
+	req, _ := http.NewRequest(http.MethodPost, "http://"+p.EP.HTTP+"/api/catalog/products",
+		strings.NewReader(`{"sku":"RESTART-1","name":"Restart","priceCents":100}`))
+	req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(admin))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("list product: %d", resp.StatusCode)
+	}
+	waitFor(t, 30*time.Second, "the product in the read model", func() bool {
+		r, err := http.Get("http://" + p.EP.HTTP + "/api/products/RESTART-1")
+		if err != nil {
+			return false
+		}
+		r.Body.Close()
+		return r.StatusCode == http.StatusOK
+	})
+	p.Stop(t)
+
+	q := startPlatform(t, p.DataDir)
+	waitFor(t, 30*time.Second, "the rebuild's last line", func() bool {
+		return rebuiltLine.MatchString(q.Output())
+	})
+	if n, _ := strconv.Atoi(rebuiltLine.FindStringSubmatch(q.Output())[1]); n < 1 {
+		t.Fatalf("rebuilt from %d records after a restart with events:\n%s", n, q.Output())
+	}
+	r, err := http.Get("http://" + q.EP.HTTP + "/api/products/RESTART-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Body.Close()
+	if r.StatusCode != http.StatusOK {
+		t.Fatalf("product after restart: %d", r.StatusCode)
+	}
+}
+
+var rebuiltLine = regexp.MustCompile(`read model projections rebuilt from (\d+) records`)
+
+// waitFor polls cond until it holds, failing the test after d.
+func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }

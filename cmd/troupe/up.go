@@ -10,7 +10,9 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"sort"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -115,6 +117,7 @@ func up(ctx context.Context, out io.Writer, cfg upConfig) error {
 	// The services log warnings and errors only; the lines a user wants
 	// (ready, stopping) are printed here.
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	var rebuilds startRebuilds
 	startCtx, cancelStart := context.WithTimeout(ctx, 30*time.Second)
 	defer cancelStart()
 	st, err := stack.Start(startCtx, stack.Config{
@@ -124,6 +127,7 @@ func up(ctx context.Context, out io.Writer, cfg upConfig) error {
 		RedisURL: cfg.redisURL, RedisAddr: cfg.redisAddr,
 		PSPURL: cfg.pspURL, JWTSecret: []byte(cfg.jwtSecret),
 		Currency: cfg.currency, OrderTimeout: timeout, Logger: logger, Webhooks: hooks,
+		RebuildProgress: rebuilds.set,
 	})
 	if err != nil {
 		var ae *stack.AddrError
@@ -161,6 +165,8 @@ func up(ctx context.Context, out io.Writer, cfg upConfig) error {
 	lagTick := time.NewTicker(lagCheckInterval)
 	defer lagTick.Stop()
 	lagging := map[string]bool{}
+	progressTick := time.NewTicker(time.Second)
+	defer progressTick.Stop()
 	for {
 		select {
 		case err := <-ready:
@@ -171,6 +177,9 @@ func up(ctx context.Context, out io.Writer, cfg upConfig) error {
 			continue
 		case <-lagTick.C:
 			printLag(out, st.ReadModels(ctx), lagging)
+			continue
+		case <-progressTick.C:
+			rebuilds.print(out)
 			continue
 		case <-st.Failed():
 			fmt.Fprintln(out, "stopping")
@@ -258,4 +267,51 @@ func writeJSONFile(path string, v any) error {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return os.Rename(tmp, path)
+}
+
+// startRebuilds collects the read models' rebuild progress from the
+// services' goroutines; up prints it from its own loop, once a second at
+// most, so the lines never interleave.
+type startRebuilds struct {
+	mu      sync.Mutex
+	models  map[string][2]int64 // done, total
+	printed map[string]int64    // done at the last line printed
+}
+
+// set records a model's progress (stack.Config.RebuildProgress).
+func (r *startRebuilds) set(model string, done, total int64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.models == nil {
+		r.models, r.printed = map[string][2]int64{}, map[string]int64{}
+	}
+	r.models[model] = [2]int64{done, total}
+}
+
+// print writes one line per model whose rebuild moved since the last line,
+// and a last one when it has read everything.
+func (r *startRebuilds) print(out io.Writer) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	names := make([]string, 0, len(r.models))
+	for n := range r.models {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		p := r.models[n]
+		done, total := p[0], p[1]
+		last, seen := r.printed[n]
+		if seen && last == done {
+			continue
+		}
+		r.printed[n] = done
+		switch {
+		case done >= total:
+			fmt.Fprintf(out, "read model %s rebuilt from %d records\n", n, total)
+			delete(r.models, n)
+		default:
+			fmt.Fprintf(out, "rebuilding read model %s: %d/%d records (%d%%)\n", n, done, total, done*100/max(total, 1))
+		}
+	}
 }

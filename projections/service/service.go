@@ -58,6 +58,9 @@ type Config struct {
 	// RebuildBatch is at most how many records a rebuild folds into one
 	// pipelined write (model.Folder); default 2048.
 	RebuildBatch int
+	// RebuildProgress, when set, is called during the rebuild Run makes on
+	// an empty Redis with records read and records to read (see Rebuild).
+	RebuildProgress func(done, total int64)
 }
 
 func (c *Config) setDefaults() {
@@ -264,7 +267,7 @@ func (s *Service) buildOnce(ctx context.Context) (string, error) {
 		return gen, err
 	}
 	s.cfg.Logger.Info("projections: no read model in Redis; rebuilding from the oldest offsets")
-	if err := s.Rebuild(ctx, nil); err != nil {
+	if err := s.Rebuild(ctx, s.cfg.RebuildProgress); err != nil {
 		return "", err
 	}
 	return ns.Live(ctx, s.rdb)

@@ -51,6 +51,9 @@ type Deps struct {
 	LeaseHolder string
 	// Logger; default slog.Default().
 	Logger *slog.Logger
+	// RebuildProgress, when set, hears how far a read model's rebuild from
+	// history has come (projections, when its Redis is empty at start).
+	RebuildProgress func(model string, done, total int64)
 
 	// Tuning of the contexts, for tests: zero keeps each context's default.
 	CatalogRecoveryDelay time.Duration
@@ -150,7 +153,12 @@ func Build(name string, d Deps) (Component, error) {
 		}
 		return &component{svc: s, run: s.Run, routes: s.Routes, ready: ctxless(s.Ready)}, nil
 	case Projections:
-		s, err := projections.New(projections.Config{Brokers: d.Brokers, RedisURL: d.RedisURL, Auth: d.Auth, Logger: d.Logger})
+		var progress func(done, total int64)
+		if d.RebuildProgress != nil {
+			progress = func(done, total int64) { d.RebuildProgress(projections.Name, done, total) }
+		}
+		s, err := projections.New(projections.Config{Brokers: d.Brokers, RedisURL: d.RedisURL, Auth: d.Auth, Logger: d.Logger,
+			RebuildProgress: progress})
 		if err != nil {
 			return nil, err
 		}

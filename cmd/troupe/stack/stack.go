@@ -104,6 +104,10 @@ type Config struct {
 	LeaseHolder string
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
+	// RebuildProgress, when set, hears how far a read model's rebuild from
+	// history has come (at start, when Redis is empty: always with the
+	// embedded miniredis). It is called often, from another goroutine.
+	RebuildProgress func(model string, done, total int64)
 
 	// Tuning of the contexts, for tests: zero keeps each context's default.
 	CatalogRecoveryDelay time.Duration
@@ -343,7 +347,7 @@ func (s *Stack) build(name string) (Component, error) {
 	c, err := Build(name, Deps{
 		EventStore: s.es, Brokers: s.brokers, RedisURL: s.redis, PSPURL: s.pspURL, Auth: s.auth,
 		Currency: cfg.Currency, OrderTimeout: cfg.OrderTimeout, Webhooks: cfg.Webhooks,
-		LeaseHolder: s.leaseHolder, Logger: s.log,
+		LeaseHolder: s.leaseHolder, Logger: s.log, RebuildProgress: cfg.RebuildProgress,
 		CatalogRecoveryDelay: cfg.CatalogRecoveryDelay, PSPTimeout: cfg.PSPTimeout,
 		BreakerOpenTimeout: cfg.BreakerOpenTimeout, PaymentsRetryInitial: cfg.PaymentsRetryInitial,
 		PaymentsRetryMax: cfg.PaymentsRetryMax,
