@@ -233,6 +233,23 @@ func (s *distributedStack) ordersEnded(ctx context.Context) (int, error) {
 	return stats.OrdersConfirmed + stats.OrdersCancelled, nil
 }
 
+// waitGone waits until pid is no longer one of the stack's processes
+// (exited, or a zombie with an empty command line).
+func (s *distributedStack) waitGone(pid int) {
+	s.t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		if err != nil || !bytes.Contains(b, []byte(s.bin)) {
+			return
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatalf("pid %d still running 30 s after SIGKILL", pid)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 // waitEnded waits until at least n orders have ended, so a kill lands
 // mid-load; it asserts nothing about how long that takes.
 func (s *distributedStack) waitEnded(ctx context.Context, r *loadRun, n int) {
@@ -283,6 +300,9 @@ func TestDistributedStackUnderLoad(t *testing.T) {
 		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 			t.Fatalf("kill -9 %s (pid %d): %v", victim, pid, err)
 		}
+		// SIGKILL is delivered asynchronously: until the process is gone
+		// stack.sh would find it still running and not start another.
+		s.waitGone(pid)
 		if o, err := s.script(ctx, "start", victim); err != nil {
 			t.Fatalf("stack.sh start %s: %v\n%s", victim, err, o)
 		}
