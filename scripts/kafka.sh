@@ -79,7 +79,7 @@ up() {
   local cluster_id
   cluster_id=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')
   java -cp "$LIBS/*" -Dlog4j2.configurationFile="$ROOT/scripts/kafka/log4j2.properties" \
-    -Dkafka.logs.dir="$RUN" kafka.tools.StorageTool format -t "$cluster_id" \
+    -Dkafka.logs.dir="$RUN" kafka.tools.StorageTool format --cluster-id="$cluster_id" \
     -c "$RUN/server.properties" >"$RUN/format.log" 2>&1 ||
     { cat "$RUN/format.log" >&2; die "formatting the storage failed"; }
   start_broker
