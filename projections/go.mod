@@ -8,6 +8,7 @@ require (
 	github.com/redis/go-redis/v9 v9.23.0
 	github.com/troupe-dev/troupe/shared/events v0.0.0-00010101000000-000000000000
 	github.com/troupe-dev/troupe/shared/platform v0.0.0-00010101000000-000000000000
+	github.com/valyala/fastjson v1.6.10
 )
 
 require (

@@ -11,11 +11,11 @@ package model
 
 import (
 	_ "embed"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -111,21 +111,62 @@ func shortType(t string) string {
 	return rest
 }
 
-// timelineMember sorts by (occurred-at, context, revision) as a string.
+// timelineMember sorts by (occurred-at, context, revision) as a string:
+// "%019d|%s|%020d|%s" of the occurred-at in ns, the context, the revision
+// and the short type (written without fmt: a rebuild builds one per order
+// event).
 func timelineMember(e events.Event, src Source) string {
-	return fmt.Sprintf("%019d|%s|%020d|%s", src.OccurredAt.UnixNano(), events.ContextOf(e.EventType()), src.Revision, shortType(e.EventType()))
+	var buf [96]byte
+	t := e.EventType()
+	b := appendPadded(buf[:0], src.OccurredAt.UnixNano(), 19)
+	b = append(append(b, '|'), events.ContextOf(t)...)
+	b = appendPaddedUint(append(b, '|'), src.Revision, 20)
+	b = append(append(b, '|'), shortType(t)...)
+	return string(b)
 }
 
 const maxMillis = 9999999999999
 
-// customerMember sorts a customer's orders newest first, then by id.
+// customerMember sorts a customer's orders newest first, then by id
+// ("%013d|%s").
 func customerMember(placedAt time.Time, orderID string) string {
-	return fmt.Sprintf("%013d|%s", maxMillis-placedAt.UnixMilli(), orderID)
+	var buf [96]byte
+	b := appendPadded(buf[:0], maxMillis-placedAt.UnixMilli(), 13)
+	return string(append(append(b, '|'), orderID...))
 }
 
-// walletMember sorts a wallet's transactions newest (highest revision) first.
+// walletMember sorts a wallet's transactions newest (highest revision)
+// first ("%020d|%s|%d|%d|%s|%d").
 func walletMember(kind string, amount, balance int64, orderID string, src Source) string {
-	return fmt.Sprintf("%020d|%s|%d|%d|%s|%d", uint64(math.MaxUint64)-src.Revision, kind, amount, balance, orderID, src.OccurredAt.UnixMilli())
+	var buf [160]byte
+	b := appendPaddedUint(buf[:0], uint64(math.MaxUint64)-src.Revision, 20)
+	b = append(append(b, '|'), kind...)
+	b = strconv.AppendInt(append(b, '|'), amount, 10)
+	b = strconv.AppendInt(append(b, '|'), balance, 10)
+	b = append(append(b, '|'), orderID...)
+	b = strconv.AppendInt(append(b, '|'), src.OccurredAt.UnixMilli(), 10)
+	return string(b)
+}
+
+// appendPadded appends n as fmt's %0<width>d does: the sign, then zeros
+// up to width in all.
+func appendPadded(b []byte, n int64, width int) []byte {
+	u := uint64(n)
+	if n < 0 {
+		b = append(b, '-')
+		u = -u
+		width--
+	}
+	return appendPaddedUint(b, u, width)
+}
+
+func appendPaddedUint(b []byte, u uint64, width int) []byte {
+	var digits [20]byte
+	d := strconv.AppendUint(digits[:0], u, 10)
+	for i := len(d); i < width; i++ {
+		b = append(b, '0')
+	}
+	return append(b, d...)
 }
 
 func lines(ls []events.Line) ([]any, error) {
@@ -197,26 +238,40 @@ func encodeArgs(e events.Event, src Source) ([]any, error) {
 		if err := cust(v.CustomerID); err != nil {
 			return nil, err
 		}
-		js, err := json.Marshal(v.Lines)
-		if err != nil {
-			return nil, err
+		// The lines as json.Marshal writes them (no SKU needs escaping once
+		// checked), and packed for the sales ("sku qty price;" each).
+		js, enc := []byte("null"), make([]byte, 0, 24*len(v.Lines))
+		if v.Lines != nil {
+			js = append(make([]byte, 0, 56*len(v.Lines)+2), '[')
 		}
-		var enc strings.Builder
-		for _, l := range v.Lines {
+		for i, l := range v.Lines {
 			if err := check("sku", l.SKU); err != nil {
 				return nil, err
 			}
 			if l.Quantity < 0 || l.UnitPriceCents < 0 {
 				return nil, fmt.Errorf("%w: negative line", ErrBadEvent)
 			}
-			fmt.Fprintf(&enc, "%s %d %d;", l.SKU, l.Quantity, l.UnitPriceCents)
+			if i > 0 {
+				js = append(js, ',')
+			}
+			js = append(append(js, `{"sku":"`...), l.SKU...)
+			js = strconv.AppendInt(append(js, `","quantity":`...), int64(l.Quantity), 10)
+			js = strconv.AppendInt(append(js, `,"unitPriceCents":`...), l.UnitPriceCents, 10)
+			js = append(js, '}')
+			enc = append(append(enc, l.SKU...), ' ')
+			enc = strconv.AppendInt(enc, int64(l.Quantity), 10)
+			enc = strconv.AppendInt(append(enc, ' '), l.UnitPriceCents, 10)
+			enc = append(enc, ';')
+		}
+		if v.Lines != nil {
+			js = append(js, ']')
 		}
 		placed := v.PlacedAt
 		if placed.IsZero() {
 			placed = src.OccurredAt
 		}
 		return order("OP", v.OrderID, v.CustomerID, customerMember(placed, v.OrderID), v.TotalCents, v.Currency,
-			v.PaymentMethod, string(js), enc.String(), placed.UTC().Format(time.RFC3339Nano))
+			v.PaymentMethod, string(js), string(enc), placed.UTC().Format(time.RFC3339Nano))
 	case events.OrderConfirmed:
 		if err := cust(v.CustomerID); err != nil {
 			return nil, err

@@ -80,6 +80,9 @@ func (m *Model) Folder(gen string) *Folder {
 		orders: map[string]*orderState{}, b: newFoldBatch()}
 }
 
+// Batch returns the batch being folded (what Take would return).
+func (f *Folder) Batch() *FoldBatch { return f.b }
+
 // Take returns the batch folded so far and starts a new one.
 func (f *Folder) Take() *FoldBatch {
 	b := f.b

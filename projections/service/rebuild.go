@@ -13,7 +13,6 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/troupe-dev/troupe/projections/model"
-	"github.com/troupe-dev/troupe/shared/events"
 	"github.com/troupe-dev/troupe/shared/platform/messaging"
 	"github.com/troupe-dev/troupe/shared/platform/readmodel"
 )
@@ -104,7 +103,7 @@ func (s *Service) Rebuild(ctx context.Context, progress func(done, total int64))
 			errc <- err
 		}
 	}
-	records := make(chan record, 4*s.cfg.RebuildBatch)
+	records := make(chan record, 8192)
 	for _, pt := range parts {
 		pc, err := consumer.ConsumePartition(pt.topic, pt.p, pt.start)
 		if err != nil {
@@ -139,7 +138,8 @@ func (s *Service) Rebuild(ctx context.Context, progress func(done, total int64))
 	}
 	writer, closeWriter := s.batchWriter()
 	defer closeWriter()
-	batches := make(chan foldedBatch, 1)
+	// Unbuffered: a batch keeps growing until the writer takes it.
+	batches := make(chan foldedBatch)
 	switched := make(chan struct{})
 	wg.Add(2)
 	go func() {
@@ -228,7 +228,7 @@ type foldedBatch struct {
 // readPartition decodes a partition's records and hands them to the
 // folder, in order.
 func (s *Service) readPartition(ctx context.Context, pc sarama.PartitionConsumer, pos *atomic.Int64, out chan<- record) error {
-	reg := events.NewRegistry()
+	dec := model.NewDecoder()
 	for {
 		var msg *sarama.ConsumerMessage
 		select {
@@ -238,7 +238,7 @@ func (s *Service) readPartition(ctx context.Context, pc sarama.PartitionConsumer
 			return err
 		case msg = <-pc.Messages():
 		}
-		ev, ok := s.decode(reg, msg)
+		ev, ok := s.decode(dec, msg)
 		select {
 		case <-ctx.Done():
 			return nil
@@ -247,40 +247,68 @@ func (s *Service) readPartition(ctx context.Context, pc sarama.PartitionConsumer
 	}
 }
 
-// fold folds whatever records have arrived, up to RebuildBatch, into one
-// batch and hands it to the writer; the next batch is folded while the
-// writer writes this one.
+// fold folds records into batches for the writer. A batch grows while
+// the writer writes the previous one, up to RebuildBatch records: the
+// busier Redis is, the more of each key's writes one command carries. The
+// writer gets a batch as soon as it is free and the batch holds at least
+// minBatch records, or whatever is folded when no record is waiting.
 func (s *Service) fold(ctx context.Context, gen string, in <-chan record, out chan<- foldedBatch) error {
 	f := s.model.Folder(gen)
+	minBatch := min(s.cfg.RebuildBatch, 2048)
+	n, pos := 0, map[*atomic.Int64]int64{}
+	handed := func() { f.Take(); n, pos = 0, map[*atomic.Int64]int64{} }
+	add := func(r record) error {
+		if r.ok {
+			if err := f.Fold(r.ev); err != nil {
+				return err
+			}
+		}
+		pos[r.pos] = r.next
+		n++
+		return nil
+	}
 	for {
-		var r record
-		select {
-		case <-ctx.Done():
-			return nil
-		case r = <-in:
-		}
-		pos := map[*atomic.Int64]int64{}
-	fill:
-		for n := 0; ; n++ {
-			if r.ok {
-				if err := f.Fold(r.ev); err != nil {
-					return err
-				}
-			}
-			pos[r.pos] = r.next
-			if n+1 >= s.cfg.RebuildBatch {
-				break
-			}
+		b := foldedBatch{writes: f.Batch(), pos: pos}
+		if n >= s.cfg.RebuildBatch {
 			select {
-			case r = <-in:
-			default:
-				break fill
+			case <-ctx.Done():
+				return nil
+			case out <- b:
+				handed()
 			}
+			continue
+		}
+		if n >= minBatch {
+			select {
+			case out <- b:
+				handed()
+				continue
+			default:
+			}
+		}
+		select {
+		case r := <-in:
+			if err := add(r); err != nil {
+				return err
+			}
+			continue
+		default:
+		}
+		// No record waiting: hand over what is folded as soon as the
+		// writer is free, or fold the next record to come.
+		var to chan<- foldedBatch
+		if n > 0 {
+			to = out
 		}
 		select {
 		case <-ctx.Done():
 			return nil
-		case out <- foldedBatch{writes: f.Take(), pos: pos}:
+		case to <- b:
+			handed()
+		case r := <-in:
+			if err := add(r); err != nil {
+				return err
+			}
 		}
 	}
 }
@@ -318,7 +346,7 @@ func (s *Service) writeBatches(ctx context.Context, rdb redis.Cmdable, gen strin
 
 // decode turns a record into an applier event; a record that cannot be
 // projected is logged and skipped (the live subscriber dead-letters it).
-func (s *Service) decode(reg *events.Registry, msg *sarama.ConsumerMessage) (readmodel.Event, bool) {
+func (s *Service) decode(dec *model.Decoder, msg *sarama.ConsumerMessage) (readmodel.Event, bool) {
 	// The four headers read, without building a map of all of them.
 	var stream, typ, revision, occurred string
 	for _, rh := range msg.Headers {
@@ -340,7 +368,7 @@ func (s *Service) decode(reg *events.Registry, msg *sarama.ConsumerMessage) (rea
 	at, _ := time.Parse(time.RFC3339Nano, occurred)
 	src := model.Source{Stream: stream, Revision: rev, OccurredAt: at,
 		Topic: msg.Topic, Partition: msg.Partition, Offset: msg.Offset}
-	e, err := reg.Decode(typ, msg.Value)
+	e, err := dec.Decode(typ, msg.Value)
 	if err == nil && src.Stream == "" {
 		err = errors.New("no stream header")
 	}

@@ -56,7 +56,8 @@ type Config struct {
 	// Sarama defaults to messaging.NewSaramaConfig(Name).
 	Sarama *sarama.Config
 	// RebuildBatch is at most how many records a rebuild folds into one
-	// pipelined write (model.Folder); default 2048.
+	// pipelined write (model.Folder); default 32768. A batch grows up to
+	// it only while the previous one is being written.
 	RebuildBatch int
 	// RebuildProgress, when set, is called during the rebuild Run makes on
 	// an empty Redis with records read and records to read (see Rebuild).
@@ -84,7 +85,7 @@ func (c *Config) setDefaults() {
 		c.Sarama = messaging.NewSaramaConfig(c.Name)
 	}
 	if c.RebuildBatch == 0 {
-		c.RebuildBatch = 2048
+		c.RebuildBatch = 32768
 	}
 }
 
