@@ -20,7 +20,7 @@ func NewProductRepository(client *esdb.Client, events *eventstore.Registry, maxR
 		New:        product.New,
 		Events:     events,
 		MaxRetries: maxRetries,
-		// Every reservation of a hot SKU loads it again: keep the fold.
+		// Every reservation of a hot SKU updates it again: keep it.
 		Cache: &eventstore.CacheConfig{},
 		Snapshots: &eventstore.SnapshotConfig[*product.Product]{
 			Every:   ProductSnapshotEvery,
@@ -49,5 +49,7 @@ func NewReservationRepository(client *esdb.Client, events *eventstore.Registry, 
 		New:        reservation.New,
 		Events:     events,
 		MaxRetries: maxRetries,
+		// Each order's reservation is written three times in a row here.
+		Cache: &eventstore.CacheConfig{},
 	})
 }

@@ -25,11 +25,11 @@ type ReserveStock struct {
 // was placed is never reserved.
 func (a *Application) ReserveStock(ctx context.Context, cmd ReserveStock) error {
 	ctx = eventstore.WithEventIDSource(eventstore.WithCausation(ctx, cmd.Cause), cmd.Cause)
-	_, err := a.reservations.Update(ctx, cmd.OrderID, func(r *reservation.Reservation) error {
+	s, err := a.update(ctx, cmd.OrderID, func(r *reservation.Reservation) error {
 		return r.Request(cmd.Lines, cmd.Cause)
 	})
 	if err != nil {
 		return fmt.Errorf("reserve stock for %s: %w", cmd.OrderID, err)
 	}
-	return a.ResumeReservation(ctx, cmd.OrderID)
+	return a.resume(ctx, cmd.OrderID, s)
 }

@@ -48,38 +48,57 @@ type snapshot struct {
 // outcome is one optimistic append), so redelivery, a restart and the
 // recovery subscription all call it freely.
 func (a *Application) ResumeReservation(ctx context.Context, orderID string) error {
+	s, err := a.update(ctx, orderID, nil)
+	if err != nil {
+		return fmt.Errorf("load reservation %s: %w", orderID, err)
+	}
+	return a.resume(ctx, orderID, s)
+}
+
+// resume is ResumeReservation from s, the reservation as the caller's last
+// update of it left it. Each step hands on the reservation as its own
+// update left it, so no step reloads it.
+func (a *Application) resume(ctx context.Context, orderID string, s snapshot) error {
 	for range maxSteps {
-		s, err := a.load(ctx, orderID)
-		if err != nil {
-			return err
-		}
+		var (
+			next snapshot
+			err  error
+		)
 		switch {
 		case s.status == reservation.StatusRequested:
-			err = a.reserveLines(ctx, orderID, s)
+			next, err = a.reserveLines(ctx, orderID, s)
 		case s.status == reservation.StatusFailed && !s.undone:
-			err = a.undoLines(ctx, orderID, s)
+			next, err = a.undoLines(ctx, orderID, s)
 		case s.status == reservation.StatusCommitting:
-			err = a.finish(ctx, orderID, s, stepCommit, (*product.Product).Commit, (*reservation.Reservation).MarkCommitted)
+			next, err = a.finish(ctx, orderID, s, stepCommit, (*product.Product).Commit, (*reservation.Reservation).MarkCommitted)
 		case s.status == reservation.StatusReleasing:
-			err = a.finish(ctx, orderID, s, stepRelease, (*product.Product).Release, (*reservation.Reservation).MarkReleased)
+			next, err = a.finish(ctx, orderID, s, stepRelease, (*product.Product).Release, (*reservation.Reservation).MarkReleased)
 		default:
 			return nil
 		}
 		if err != nil {
 			return fmt.Errorf("resume reservation %s (%v): %w", orderID, s.status, err)
 		}
+		s = next
 	}
 	return fmt.Errorf("resume reservation %s: no outcome after %d steps", orderID, maxSteps)
 }
 
-func (a *Application) load(ctx context.Context, orderID string) (snapshot, error) {
+// update runs fn (nil: nothing) in an update of the reservation of orderID
+// and returns the reservation as it left it.
+func (a *Application) update(ctx context.Context, orderID string, fn func(*reservation.Reservation) error) (snapshot, error) {
 	var s snapshot
 	res, err := a.reservations.Update(ctx, orderID, func(r *reservation.Reservation) error {
+		if fn != nil {
+			if err := fn(r); err != nil {
+				return err
+			}
+		}
 		s = snapshot{status: r.Status(), lines: r.Lines(), undone: r.Undone()}
 		return nil
 	})
 	if err != nil {
-		return s, fmt.Errorf("load reservation %s: %w", orderID, err)
+		return s, err
 	}
 	s.stream = res.Stream
 	return s, nil
@@ -89,7 +108,7 @@ func (a *Application) load(ctx context.Context, orderID string) (snapshot, error
 // then records the outcome. Nothing is given back before a failure is
 // recorded: a concurrent attempt may have recorded success meanwhile, and
 // whichever outcome was appended first is the one both follow.
-func (a *Application) reserveLines(ctx context.Context, orderID string, s snapshot) error {
+func (a *Application) reserveLines(ctx context.Context, orderID string, s snapshot) (snapshot, error) {
 	reason, failedSKU := "", ""
 	pctx := eventstore.WithEventIDSource(ctx, s.stream+":"+stepReserve)
 lines:
@@ -105,7 +124,7 @@ lines:
 		case errors.Is(err, product.ErrNotListed), errors.Is(err, eventstore.ErrInvalidID):
 			reason = reservation.ReasonUnknownProduct
 		default:
-			return fmt.Errorf("reserve %s: %w", l.SKU, err)
+			return s, fmt.Errorf("reserve %s: %w", l.SKU, err)
 		}
 		failedSKU = l.SKU
 		break lines
@@ -114,27 +133,26 @@ lines:
 	if reason != "" {
 		step = stepFailed
 	}
-	_, err := a.reservations.Update(eventstore.WithEventIDSource(ctx, s.stream+":"+step), orderID, func(r *reservation.Reservation) error {
+	return a.update(eventstore.WithEventIDSource(ctx, s.stream+":"+step), orderID, func(r *reservation.Reservation) error {
 		if reason != "" {
 			return r.MarkFailed(reason, failedSKU)
 		}
 		r.MarkReserved()
 		return nil
 	})
-	return err
 }
 
 // undoLines gives back every line of a failed reservation. Products that
 // never held the order void it, so a slower concurrent attempt cannot take
 // stock for it afterwards.
-func (a *Application) undoLines(ctx context.Context, orderID string, s snapshot) error {
+func (a *Application) undoLines(ctx context.Context, orderID string, s snapshot) (snapshot, error) {
 	return a.finish(ctx, orderID, s, stepUndo, (*product.Product).Release, (*reservation.Reservation).MarkUndone)
 }
 
 // finish applies act for orderID on every line's product, then records done
 // on the reservation.
 func (a *Application) finish(ctx context.Context, orderID string, s snapshot, step string,
-	act func(*product.Product, string) error, done func(*reservation.Reservation)) error {
+	act func(*product.Product, string) error, done func(*reservation.Reservation)) (snapshot, error) {
 	pctx := eventstore.WithEventIDSource(ctx, s.stream+":"+step)
 	for _, l := range s.lines {
 		if !product.ValidSKU(l.SKU) {
@@ -142,12 +160,11 @@ func (a *Application) finish(ctx context.Context, orderID string, s snapshot, st
 		}
 		_, err := a.products.Update(pctx, l.SKU, func(p *product.Product) error { return act(p, orderID) })
 		if err != nil {
-			return fmt.Errorf("%s %s: %w", step, l.SKU, err)
+			return s, fmt.Errorf("%s %s: %w", step, l.SKU, err)
 		}
 	}
-	_, err := a.reservations.Update(eventstore.WithEventIDSource(ctx, s.stream+":"+step+"-"+stepDone), orderID, func(r *reservation.Reservation) error {
+	return a.update(eventstore.WithEventIDSource(ctx, s.stream+":"+step+"-"+stepDone), orderID, func(r *reservation.Reservation) error {
 		done(r)
 		return nil
 	})
-	return err
 }

@@ -52,7 +52,7 @@ func (a *Application) settle(ctx context.Context, orderID, cause string, decide 
 		if err := a.ResumeReservation(ctx, orderID); err != nil {
 			return err
 		}
-		_, err := a.reservations.Update(ctx, orderID, func(r *reservation.Reservation) error {
+		s, err := a.update(ctx, orderID, func(r *reservation.Reservation) error {
 			return decide(r, cause)
 		})
 		if errors.Is(err, reservation.ErrUndecided) {
@@ -61,7 +61,7 @@ func (a *Application) settle(ctx context.Context, orderID, cause string, decide 
 		if err != nil {
 			return err
 		}
-		return a.ResumeReservation(ctx, orderID)
+		return a.resume(ctx, orderID, s)
 	}
 	return fmt.Errorf("order %s: %w after %d attempts", orderID, reservation.ErrUndecided, maxSteps)
 }

@@ -22,6 +22,8 @@ type OrderRepository struct {
 func NewOrderRepository(client *esdb.Client, events *eventstore.Registry) (*OrderRepository, error) {
 	repo, err := eventstore.NewRepository(client, eventstore.RepositoryConfig[*order.Order]{
 		Category: OrderCategory, New: order.New, Events: events,
+		// Placed here, then confirmed or cancelled here moments later.
+		Cache: &eventstore.CacheConfig{},
 	})
 	if err != nil {
 		return nil, err

@@ -23,6 +23,7 @@ type PriceBookRepository struct {
 func NewPriceBookRepository(client *esdb.Client, events *eventstore.Registry) (*PriceBookRepository, error) {
 	repo, err := eventstore.NewRepository(client, eventstore.RepositoryConfig[*pricebook.Entry]{
 		Category: PriceBookCategory, New: pricebook.New, Events: events,
+		Cache: &eventstore.CacheConfig{},
 	})
 	if err != nil {
 		return nil, err

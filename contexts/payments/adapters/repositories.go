@@ -45,7 +45,7 @@ func NewWalletRepository(client *esdb.Client, events *eventstore.Registry, logge
 	return eventstore.NewRepository(client, eventstore.RepositoryConfig[*wallet.Wallet]{
 		Category: WalletCategory, New: wallet.New, Events: events, Logger: logger,
 		// A wallet grows by an event or two per order and has no
-		// snapshots: keep the fold of busy ones.
+		// snapshots: keep busy ones.
 		Cache: &eventstore.CacheConfig{},
 	})
 }
@@ -55,5 +55,7 @@ func NewWalletRepository(client *esdb.Client, events *eventstore.Registry, logge
 func NewPaymentRepository(client *esdb.Client, events *eventstore.Registry, logger *slog.Logger) (*eventstore.Repository[*payment.Payment], error) {
 	return eventstore.NewRepository(client, eventstore.RepositoryConfig[*payment.Payment]{
 		Category: PaymentCategory, New: payment.New, Events: events, Logger: logger,
+		// A payment is written several times in a row as it settles.
+		Cache: &eventstore.CacheConfig{},
 	})
 }

@@ -19,11 +19,14 @@ func (a *Application) OnOrderPlaced(ctx context.Context, e events.OrderPlaced, c
 	}
 	unlock := a.locks.lock(e.OrderID)
 	defer unlock()
-	_, err := a.payments.Update(eventstore.WithEventIDSource(ctx, cause.EventID), e.OrderID, func(p *payment.Payment) error {
-		return p.RecordOrder(cause.EventID, e.CustomerID, e.TotalCents, currency, payment.Method(e.PaymentMethod))
+	v, err := a.update(eventstore.WithEventIDSource(ctx, cause.EventID), e.OrderID, func(p *payment.Payment) error {
+		if err := p.RecordOrder(cause.EventID, e.CustomerID, e.TotalCents, currency, payment.Method(e.PaymentMethod)); err != nil {
+			return err
+		}
+		return startCaptureIfDue(p, e.OrderID)
 	})
 	if err != nil {
 		return fmt.Errorf("order placed %s: %w", e.OrderID, err)
 	}
-	return a.settle(ctx, e.OrderID)
+	return a.settleFrom(ctx, e.OrderID, v)
 }

@@ -15,12 +15,12 @@ func (a *Application) OnStockReserved(ctx context.Context, e events.StockReserve
 	ctx = cause.with(ctx)
 	unlock := a.locks.lock(e.OrderID)
 	defer unlock()
-	_, err := a.payments.Update(eventstore.WithEventIDSource(ctx, cause.EventID), e.OrderID, func(p *payment.Payment) error {
+	v, err := a.update(eventstore.WithEventIDSource(ctx, cause.EventID), e.OrderID, func(p *payment.Payment) error {
 		p.NoteStockReserved(cause.EventID)
-		return nil
+		return startCaptureIfDue(p, e.OrderID)
 	})
 	if err != nil {
 		return fmt.Errorf("stock reserved %s: %w", e.OrderID, err)
 	}
-	return a.settle(ctx, e.OrderID)
+	return a.settleFrom(ctx, e.OrderID, v)
 }

@@ -45,20 +45,28 @@ func (a *Application) Settle(ctx context.Context, orderID string) error {
 // derived from the payment id and the step, so a step repeated after a lost
 // answer or a crash is a duplicate at the store.
 func (a *Application) settle(ctx context.Context, orderID string) error {
+	v, err := a.update(ctx, orderID, nil)
+	if err != nil {
+		return fmt.Errorf("load payment of %s: %w", orderID, err)
+	}
+	return a.settleFrom(ctx, orderID, v)
+}
+
+// settleFrom is settle from v, the payment as the caller's last update of
+// it left it. Each step hands on the payment as its own update left it, so
+// no step reloads it.
+func (a *Application) settleFrom(ctx context.Context, orderID string, v view) error {
 	for range maxSteps {
-		v, err := a.view(ctx, orderID)
-		if err != nil {
-			return err
-		}
+		var err error
 		switch v.next {
 		case payment.StepNone:
 			return nil
 		case payment.StepStartCapture:
-			err = a.startCapture(ctx, orderID)
+			v, err = a.startCapture(ctx, orderID)
 		case payment.StepCapture:
-			err = a.capture(ctx, orderID, v)
+			v, err = a.capture(ctx, orderID, v)
 		case payment.StepRefund:
-			err = a.refund(ctx, orderID, v)
+			v, err = a.refund(ctx, orderID, v)
 		}
 		if err != nil {
 			return err
@@ -67,37 +75,51 @@ func (a *Application) settle(ctx context.Context, orderID string) error {
 	return fmt.Errorf("settle payment of %s: no end after %d steps", orderID, maxSteps)
 }
 
-func (a *Application) view(ctx context.Context, orderID string) (view, error) {
+// update runs fn (nil: nothing) in an update of the payment of orderID and
+// returns the payment as it left it.
+func (a *Application) update(ctx context.Context, orderID string, fn func(*payment.Payment) error) (view, error) {
 	var v view
 	_, err := a.payments.Update(ctx, orderID, func(p *payment.Payment) error {
+		if fn != nil {
+			if err := fn(p); err != nil {
+				return err
+			}
+		}
 		v = view{next: p.Next(), customer: p.CustomerID(), amount: p.AmountCents(), currency: p.Currency(),
 			method: p.Method(), paymentID: p.PaymentID(), gatewayID: p.GatewayID()}
 		return nil
 	})
-	if err != nil {
-		return v, fmt.Errorf("load payment of %s: %w", orderID, err)
+	return v, err
+}
+
+// startCaptureIfDue records the capture intent in the same append as the
+// fact that made it due, saving a write on the saga's path. The intent's
+// event id then derives from that fact's, which is as deterministic.
+func startCaptureIfDue(p *payment.Payment, orderID string) error {
+	if p.Next() != payment.StepStartCapture {
+		return nil
 	}
-	return v, nil
+	return p.StartCapture(PaymentID(orderID))
 }
 
 func intentSource(paymentID string) string { return "capture-intent:" + paymentID }
 
-func (a *Application) startCapture(ctx context.Context, orderID string) error {
+func (a *Application) startCapture(ctx context.Context, orderID string) (view, error) {
 	paymentID := PaymentID(orderID)
 	ctx = eventstore.WithEventIDSource(ctx, intentSource(paymentID))
-	_, err := a.payments.Update(ctx, orderID, func(p *payment.Payment) error {
+	v, err := a.update(ctx, orderID, func(p *payment.Payment) error {
 		if p.Next() != payment.StepStartCapture {
 			return nil // a concurrent writer moved it on (a cancellation, another process)
 		}
 		return p.StartCapture(paymentID)
 	})
 	if err != nil {
-		return fmt.Errorf("start capture of %s: %w", orderID, err)
+		return v, fmt.Errorf("start capture of %s: %w", orderID, err)
 	}
-	return nil
+	return v, nil
 }
 
-func (a *Application) capture(ctx context.Context, orderID string, v view) error {
+func (a *Application) capture(ctx context.Context, orderID string, v view) (view, error) {
 	var (
 		gatewayID string
 		reason    payment.Reason
@@ -114,7 +136,7 @@ func (a *Application) capture(ctx context.Context, orderID string, v view) error
 			return err
 		})
 		if err != nil {
-			return fmt.Errorf("debit wallet of %s for %s: %w", v.customer, orderID, err)
+			return v, fmt.Errorf("debit wallet of %s for %s: %w", v.customer, orderID, err)
 		}
 		if outcome == wallet.Refused {
 			reason = payment.ReasonInsufficientFunds
@@ -126,18 +148,18 @@ func (a *Application) capture(ctx context.Context, orderID string, v view) error
 		case errors.Is(err, ErrGatewayUnavailable):
 			reason = payment.ReasonGatewayUnavailable
 		case err != nil:
-			return fmt.Errorf("charge card for %s: %w", orderID, err)
+			return v, fmt.Errorf("charge card for %s: %w", orderID, err)
 		case !res.Captured:
 			reason = payment.ReasonCardDeclined
 		default:
 			gatewayID = res.GatewayID
 		}
 	default:
-		return fmt.Errorf("capture %s: unknown method %q", orderID, v.method)
+		return v, fmt.Errorf("capture %s: unknown method %q", orderID, v.method)
 	}
 	ctx = eventstore.WithEventIDSource(ctx, "capture-outcome:"+v.paymentID)
 	var lateCapture bool
-	_, err := a.payments.Update(ctx, orderID, func(p *payment.Payment) error {
+	next, err := a.update(ctx, orderID, func(p *payment.Payment) error {
 		lateCapture = false
 		// Another process (another payments instance handling the other
 		// fact of this order) may have recorded the outcome meanwhile.
@@ -156,7 +178,7 @@ func (a *Application) capture(ctx context.Context, orderID string, v view) error
 		return p.RecordCaptured(gatewayID)
 	})
 	if err != nil {
-		return fmt.Errorf("record capture outcome of %s: %w", orderID, err)
+		return v, fmt.Errorf("record capture outcome of %s: %w", orderID, err)
 	}
 	if lateCapture {
 		// Nothing in the payment's stream asks for this refund, so a
@@ -165,15 +187,15 @@ func (a *Application) capture(ctx context.Context, orderID string, v view) error
 		if err := a.gateway.Refund(ctx, v.paymentID, gatewayID, v.amount); err != nil {
 			slog.ErrorContext(ctx, "payments: refunding a card capture that landed after the payment failed did not succeed; refund it by hand",
 				"order", orderID, "payment", v.paymentID, "gateway_id", gatewayID, "error", err)
-			return nil
+			return next, nil
 		}
 		slog.WarnContext(ctx, "payments: a card capture landed after the payment had failed; refunded it at the gateway",
 			"order", orderID, "payment", v.paymentID)
 	}
-	return nil
+	return next, nil
 }
 
-func (a *Application) refund(ctx context.Context, orderID string, v view) error {
+func (a *Application) refund(ctx context.Context, orderID string, v view) (view, error) {
 	switch v.method {
 	case payment.MethodWallet:
 		intentID := eventstore.EventID(intentSource(v.paymentID), a.payments.Stream(orderID), 0)
@@ -181,17 +203,17 @@ func (a *Application) refund(ctx context.Context, orderID string, v view) error 
 			return w.Credit(v.paymentID, orderID)
 		})
 		if err != nil {
-			return fmt.Errorf("credit wallet of %s for %s: %w", v.customer, orderID, err)
+			return v, fmt.Errorf("credit wallet of %s for %s: %w", v.customer, orderID, err)
 		}
 	case payment.MethodCard:
 		if err := a.gateway.Refund(ctx, v.paymentID, v.gatewayID, v.amount); err != nil {
-			return fmt.Errorf("refund card payment of %s: %w", orderID, err)
+			return v, fmt.Errorf("refund card payment of %s: %w", orderID, err)
 		}
 	}
 	ctx = eventstore.WithEventIDSource(ctx, "refund-outcome:"+v.paymentID)
-	_, err := a.payments.Update(ctx, orderID, func(p *payment.Payment) error { return p.RecordRefunded() })
+	next, err := a.update(ctx, orderID, func(p *payment.Payment) error { return p.RecordRefunded() })
 	if err != nil {
-		return fmt.Errorf("record refund of %s: %w", orderID, err)
+		return v, fmt.Errorf("record refund of %s: %w", orderID, err)
 	}
-	return nil
+	return next, nil
 }

@@ -83,6 +83,8 @@ func (a *account) ApplyEvent(e any) {
 
 func (a *account) PendingEvents() []any { return a.pending }
 
+func (a *account) ClearPendingEvents() { a.pending = nil }
+
 // The adapter's side: event names, and the snapshot mapping that needs to
 // see the unexported state (in a context, an UnmarshalFromDatabase-style
 // constructor in the domain).

@@ -4,128 +4,123 @@ import (
 	"sync"
 )
 
-// Defaults of the repository's stream cache (RepositoryConfig.Cache).
-const (
-	// DefaultCacheStreams is CacheConfig.Streams's default.
-	DefaultCacheStreams = 4096
-	// DefaultCacheEvents is CacheConfig.Events's default.
-	DefaultCacheEvents = 4096
-)
+// DefaultCacheStreams is CacheConfig.Streams's default.
+const DefaultCacheStreams = 4096
 
-// CacheConfig bounds a Repository's stream cache: per stream, the snapshot
-// its last load started from and the decoded events read after it, so the
-// next load of that stream reads only what was appended since instead of
-// the snapshot and every event after it again. The store stays the judge
-// of every write (the expected revision of each append is what was folded),
-// so a stale entry costs a conflict and a retry, never a wrong write.
-// Streams of a cached aggregate must not be deleted and then written again:
-// the cache would keep the deleted events (a deleted stream drops its
-// entry when read).
+// CacheConfig enables a Repository's aggregate cache: the repository keeps
+// each stream's aggregate as this process's last Update left it, so the
+// next Update of that stream reads nothing from the store. It decides on
+// the cached state and appends at the cached revision; the store stays the
+// judge: when another process wrote the stream meanwhile, the append fails
+// its expected-revision check and the update reloads from the store and
+// decides again, as without the cache. A decision that appends nothing (fn
+// returns an error, or records no event) has no such check, so it is never
+// taken on the cached state: the update first reads what the store holds
+// after the cached revision and asks fn again.
+//
+// Updates of one stream in one process run one at a time (at the store
+// they would conflict anyway). The aggregate type must implement
+// CachedAggregate. Loads (Load, LoadAt) always read the store.
 type CacheConfig struct {
-	// Streams is how many streams are kept; past it, an arbitrary one is
-	// evicted. Default DefaultCacheStreams.
+	// Streams is how many idle streams are kept; past it, an arbitrary one
+	// is evicted. Default DefaultCacheStreams.
 	Streams int
-	// Events is how many events one stream's entry may hold beyond its
-	// snapshot; a longer one is not kept. Default DefaultCacheEvents.
-	Events int
+}
+
+// CachedAggregate is an Aggregate a Repository with a cache keeps between
+// updates.
+type CachedAggregate interface {
+	Aggregate
+	// ClearPendingEvents forgets the recorded events once the repository
+	// has appended them, so the aggregate can serve the next update.
+	ClearPendingEvents()
 }
 
 func (c *CacheConfig) setDefaults() {
 	if c.Streams <= 0 {
 		c.Streams = DefaultCacheStreams
 	}
-	if c.Events <= 0 {
-		c.Events = DefaultCacheEvents
-	}
 }
 
-// streamCache holds the entries. It only ever records what the store
-// returned to a read, never what this process tried to write, so an entry
-// holds exactly the events the store has at those revisions.
-//
-// Entries are shared between goroutines without copying: an entry's events
-// slice is only ever appended to (under mu, past the length any reader was
-// handed), so the indices a reader covers are never written.
-type streamCache struct {
-	cfg     CacheConfig
-	mu      sync.Mutex
-	entries map[string]*cacheEntry
-	gen     uint64
+// streamCache holds one slot per stream being updated or cached.
+type streamCache[A Aggregate] struct {
+	max   int
+	mu    sync.Mutex
+	slots map[string]*cacheSlot[A]
 }
 
-// cacheEntry is one stream's cached fold. snapData is nil when the fold
-// starts from an empty aggregate.
-type cacheEntry struct {
-	gen      uint64        // identifies the entry, to extend only the one a load started from
-	exists   bool          // the stream exists (events or a snapshot were read)
-	snapData []byte        // the snapshot the fold starts from, as stored
-	snap     snapshotState // the snapshot stream as read, for the next snapshot write
-	events   []any         // decoded events after the snapshot, up to revision
-	revision uint64        // the stream's last revision folded
+// cacheSlot serialises the updates of one stream and holds its cached
+// state between them.
+type cacheSlot[A Aggregate] struct {
+	mu    sync.Mutex // held by the one update of the stream running here
+	refs  int        // updates holding or waiting for mu; under streamCache.mu
+	entry *loaded[A] // the cached state, clean (no pending events); under mu
 }
 
-func newStreamCache(cfg CacheConfig) *streamCache {
+func newStreamCache[A Aggregate](cfg CacheConfig) *streamCache[A] {
 	cfg.setDefaults()
-	return &streamCache{cfg: cfg, entries: map[string]*cacheEntry{}}
+	return &streamCache[A]{max: cfg.Streams, slots: map[string]*cacheSlot[A]{}}
 }
 
-// get returns stream's entry (a copy of its header) and whether there is one.
-func (c *streamCache) get(stream string) (cacheEntry, bool) {
+// acquire waits until no other update of stream runs here and returns its
+// slot, locked.
+func (c *streamCache[A]) acquire(stream string) *cacheSlot[A] {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	e, ok := c.entries[stream]
-	if !ok {
-		return cacheEntry{}, false
+	s := c.slots[stream]
+	if s == nil {
+		c.evict()
+		s = &cacheSlot[A]{}
+		c.slots[stream] = s
 	}
-	return *e, true
+	s.refs++
+	c.mu.Unlock()
+	s.mu.Lock()
+	return s
 }
 
-// extend records that a load which started from entry from read more, up to
-// revision. When the cache moved on meanwhile (another load, a drop), the
-// newer state wins and nothing changes.
-func (c *streamCache) extend(stream string, from cacheEntry, more []any, revision uint64) {
-	if len(more) == 0 {
-		return
-	}
+// release unlocks the slot acquire returned, and forgets it when nothing
+// is cached in it and no update waits for it.
+func (c *streamCache[A]) release(stream string, s *cacheSlot[A]) {
+	s.mu.Unlock()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	cur, ok := c.entries[stream]
-	if !ok || cur.gen != from.gen || cur.revision != from.revision {
-		return
+	s.refs--
+	// With refs at zero no update holds s.mu, and each one that wrote
+	// entry went through c.mu since: reading entry here is safe.
+	if s.refs == 0 && s.entry == nil {
+		delete(c.slots, stream)
 	}
-	if len(cur.events)+len(more) > c.cfg.Events {
-		delete(c.entries, stream)
-		return
-	}
-	cur.events = append(cur.events, more...)
-	cur.revision = revision
 }
 
-// put records a load that started from the store's snapshot (or the
-// stream's start), unless the cache already holds a later fold.
-func (c *streamCache) put(stream string, e cacheEntry) {
-	if len(e.events) > c.cfg.Events {
-		return
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if cur, ok := c.entries[stream]; ok && cur.revision >= e.revision {
-		return
-	}
-	if _, ok := c.entries[stream]; !ok && len(c.entries) >= c.cfg.Streams {
-		for k := range c.entries { // evict one, arbitrarily
-			delete(c.entries, k)
-			break
+// evict makes room for one more slot by forgetting idle ones. It runs
+// under c.mu.
+func (c *streamCache[A]) evict() {
+	for k, s := range c.slots {
+		if len(c.slots) < c.max {
+			return
+		}
+		if s.refs == 0 {
+			delete(c.slots, k)
 		}
 	}
-	c.gen++
-	e.gen = c.gen
-	c.entries[stream] = &e
 }
 
-// drop forgets stream: its next load reads the store from the snapshot.
-func (c *streamCache) drop(stream string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	delete(c.entries, stream)
+// take hands the cached state to the update holding the slot (which may
+// change it) and leaves the slot empty until put.
+func (s *cacheSlot[A]) take() (loaded[A], bool) {
+	if s == nil || s.entry == nil {
+		return loaded[A]{}, false
+	}
+	st := *s.entry
+	s.entry = nil
+	return st, true
+}
+
+// put caches st, which must hold no pending events. A nil slot (no cache)
+// ignores it.
+func (s *cacheSlot[A]) put(st loaded[A]) {
+	if s == nil {
+		return
+	}
+	s.entry = &st
 }

@@ -2,6 +2,8 @@ package eventstore_test
 
 import (
 	"errors"
+	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 
@@ -14,25 +16,121 @@ func withCache(c *eventstore.RepositoryConfig[*account]) {
 	c.Cache = &eventstore.CacheConfig{}
 }
 
-// A cached repository folds only what was appended since its last load,
-// and still sees every write made by others.
-func TestCacheFoldsOnlyNewEventsAndSeesOtherWriters(t *testing.T) {
+// seen is what fn was given by an update.
+type seen struct {
+	agg              *account
+	balance, pending int
+}
+
+// updateSeeing runs a deposit of amount through repo and returns what fn
+// was given, as it was before fn recorded anything.
+func updateSeeing(t *testing.T, repo *eventstore.Repository[*account], id string, amount int) seen {
+	t.Helper()
+	var s seen
+	if _, err := repo.Update(t.Context(), id, func(a *account) error {
+		s = seen{agg: a, balance: a.balance, pending: len(a.PendingEvents())}
+		return a.Deposit(amount, "")
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// An update of a stream this process wrote last starts from the aggregate
+// that update left: nothing is loaded (a load always builds a new one).
+func TestCacheUpdateStartsFromTheCachedAggregate(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, withCache)
+	f.given(open("ada"), deposit(1, ""))
+	first := updateSeeing(t, f.repo, f.id, 2)
+	second := updateSeeing(t, f.repo, f.id, 3)
+	if first.agg != second.agg {
+		t.Fatal("the second update was given a reloaded aggregate, want the cached one")
+	}
+	if second.balance != 3 || second.pending != 0 {
+		t.Fatalf("cached aggregate: balance %d with %d pending, want 3 with none", second.balance, second.pending)
+	}
+	f.thenStream(opened, deposited, deposited, deposited)
+
+	plain := newFixture(t)
+	plain.given(open("ada"))
+	a := updateSeeing(t, plain.repo, plain.id, 1)
+	b := updateSeeing(t, plain.repo, plain.id, 1)
+	if a.agg == b.agg {
+		t.Fatal("without a cache both updates were given one aggregate, want a load each")
+	}
+}
+
+// Another writer moved the stream on: the cached decision fails the
+// store's check, and fn runs again on the store's state.
+func TestCacheSeesOtherWritersThroughTheAppendCheck(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, withCache)
 	other := newRepo(t, f.client)
-	f.given(open("ada"), deposit(1, ""), deposit(2, ""))
-	if _, _, err := f.repo.Load(t.Context(), f.id); err != nil {
-		t.Fatal(err)
-	}
+	f.given(open("ada"), deposit(1, ""))
 	if _, err := other.Update(t.Context(), f.id, deposit(10, "")); err != nil {
 		t.Fatal(err)
 	}
-	a, rev, err := f.repo.Load(t.Context(), f.id)
-	if err != nil || a.balance != 13 || rev != 3 {
-		t.Fatalf("load after another writer: balance %d at %d, %v; want 13 at 3", a.balance, rev, err)
+	var balances []int
+	res, err := f.repo.Update(t.Context(), f.id, func(a *account) error {
+		balances = append(balances, a.balance)
+		return a.Deposit(100, "")
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
-	if a.applied != 4 {
-		t.Fatalf("folded %d events into a fresh aggregate, want 4 (3 cached, 1 read)", a.applied)
+	if len(balances) != 2 || balances[0] != 1 || balances[1] != 11 {
+		t.Fatalf("fn saw balances %v, want [1 11] (the cached state, then the store's)", balances)
+	}
+	if res.Revision != 3 {
+		t.Fatalf("revision %d, want 3", res.Revision)
+	}
+	a, _, err := other.Load(t.Context(), f.id)
+	if err != nil || a.balance != 111 {
+		t.Fatalf("store: balance %d, %v; want 111", a.balance, err)
+	}
+}
+
+// A decision that appends nothing (an error, or no event) is never taken
+// on the cached state alone: it is taken again on the store's.
+func TestCacheDecisionsWithoutAnAppendAreTakenOnTheStoresState(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, withCache)
+	other := newRepo(t, f.client)
+	f.given(open("ada"), deposit(5, ""))
+	if _, err := other.Update(t.Context(), f.id, deposit(10, "")); err != nil {
+		t.Fatal(err)
+	}
+	// Deposits only past a balance of 10: nothing on the cached 5, one
+	// on the store's 15.
+	topUp := func(a *account) error {
+		if a.balance < 10 {
+			return nil
+		}
+		return a.Deposit(1, "")
+	}
+	if _, err := f.repo.Update(t.Context(), f.id, topUp); err != nil {
+		t.Fatal(err)
+	}
+	f.thenStream(opened, deposited, deposited, deposited)
+
+	// An error on the cached state: taken again on the store's, where the
+	// account is open (another writer opened it after this process cached
+	// it unopened).
+	g := newFixture(t, withCache)
+	if _, err := g.repo.Update(t.Context(), g.id, func(*account) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := newRepo(t, g.client).Update(t.Context(), g.id, open("bob")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := g.repo.Update(t.Context(), g.id, deposit(7, "")); err != nil {
+		t.Fatalf("deposit after another writer opened the account: %v, want it to succeed on the store's state", err)
+	}
+	g.thenStream(opened, deposited)
+	// And an error that stands on the store's state is returned as is.
+	if _, err := g.repo.Update(t.Context(), g.id, open("eve")); !errors.Is(err, errAlreadyOpen) {
+		t.Fatalf("second open: %v, want errAlreadyOpen", err)
 	}
 }
 
@@ -65,43 +163,66 @@ func TestCacheKeepsOptimisticConcurrency(t *testing.T) {
 	}
 }
 
-// With snapshots, the cache starts from the snapshot it read and drops its
-// entry when a snapshot is written; every load equals a full fold.
+// With snapshots, cached updates still write them on schedule (the cache
+// tracks the snapshot stream), and every state equals a full fold.
 func TestCacheWithSnapshotsEqualsFullFold(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, withCache, withSnapshots(3, "v1"))
 	plain := newRepo(t, f.client)
 	f.given(open("ada"))
 	for i := 1; i <= 10; i++ {
-		f.given(deposit(i, ""))
+		updateSeeing(t, f.repo, f.id, i)
 		if i%4 == 0 { // a writer without the cache moves the stream on
 			if _, err := plain.Update(t.Context(), f.id, deposit(100, "")); err != nil {
 				t.Fatal(err)
 			}
 		}
-		got, grev, err := f.repo.Load(t.Context(), f.id)
+		want, _, err := plain.Load(t.Context(), f.id)
 		if err != nil {
 			t.Fatal(err)
 		}
-		want, wrev, err := plain.Load(t.Context(), f.id)
-		if err != nil || got.balance != want.balance || grev != wrev {
-			t.Fatalf("after deposit %d: cached balance %d at %d, full fold %d at %d (%v)", i, got.balance, grev, want.balance, wrev, err)
+		var got int
+		if _, err := f.repo.Update(t.Context(), f.id, func(a *account) error { got = a.balance; return nil }); err != nil {
+			t.Fatal(err)
 		}
+		if got != want.balance {
+			t.Fatalf("after deposit %d: cached balance %d, full fold %d", i, got, want.balance)
+		}
+	}
+	snaps := readStreamT(t, f.client, eventstore.SnapshotStream(f.repo.Stream(f.id)))
+	if len(snaps) == 0 {
+		t.Fatal("no snapshot written through cached updates")
 	}
 }
 
-// A cached stream that is deleted loads as not found, not from the cache.
+// Load always reads the store: a cached stream that is deleted loads as
+// not found.
 func TestCacheOfADeletedStream(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, withCache)
 	f.given(open("ada"), deposit(1, ""))
-	if _, _, err := f.repo.Load(t.Context(), f.id); err != nil {
-		t.Fatal(err)
-	}
 	if _, err := f.client.DeleteStream(t.Context(), f.repo.Stream(f.id), esdb.DeleteStreamOptions{ExpectedRevision: esdb.Revision(1)}); err != nil {
 		t.Fatal(err)
 	}
 	if _, _, err := f.repo.Load(t.Context(), f.id); !errors.Is(err, eventstore.ErrNotFound) {
 		t.Fatalf("load of a deleted cached stream: %v, want ErrNotFound", err)
+	}
+}
+
+// plainAggregate cannot drop its pending events.
+type plainAggregate struct{}
+
+func (*plainAggregate) ApplyEvent(any)       {}
+func (*plainAggregate) PendingEvents() []any { return nil }
+
+// A cache needs an aggregate that can forget its pending events.
+func TestCacheNeedsACachedAggregate(t *testing.T) {
+	t.Parallel()
+	_, err := eventstore.NewRepository(newClient(t), eventstore.RepositoryConfig[*plainAggregate]{
+		Category: "test.plain", New: func(string) *plainAggregate { return &plainAggregate{} },
+		Events: eventstore.NewRegistry(), Cache: &eventstore.CacheConfig{}, Logger: slog.New(slog.DiscardHandler),
+	})
+	if err == nil || !strings.Contains(err.Error(), "CachedAggregate") {
+		t.Fatalf("NewRepository: %v, want an error naming CachedAggregate", err)
 	}
 }

@@ -45,11 +45,9 @@ type RepositoryConfig[A Aggregate] struct {
 	ReadBatch uint64
 	// Snapshots, when set, enables snapshots of this aggregate type.
 	Snapshots *SnapshotConfig[A]
-	// Cache, when set, keeps each stream's last fold in memory (see
-	// CacheConfig): for long, often written streams (a hot product, a busy
-	// wallet), whose loads otherwise read and decode the same events again
-	// on every update. The aggregate's appliers must not modify the events
-	// they are given (cached events are applied again on the next load).
+	// Cache, when set, keeps each stream's aggregate in memory between
+	// updates (see CacheConfig), so an update of a stream this process
+	// wrote last reads nothing.
 	Cache *CacheConfig
 	// Now is the clock of the occurred-at metadata. Default time.Now.
 	Now func() time.Time
@@ -122,7 +120,7 @@ type Result struct {
 type Repository[A Aggregate] struct {
 	client *esdb.Client
 	cfg    RepositoryConfig[A]
-	cache  *streamCache // nil without RepositoryConfig.Cache
+	cache  *streamCache[A] // nil without RepositoryConfig.Cache
 }
 
 // NewRepository returns a Repository over client, or the config's
@@ -137,7 +135,11 @@ func NewRepository[A Aggregate](client *esdb.Client, cfg RepositoryConfig[A]) (*
 	}
 	r := &Repository[A]{client: client, cfg: cfg}
 	if cfg.Cache != nil {
-		r.cache = newStreamCache(*cfg.Cache)
+		var zero A
+		if _, ok := any(zero).(CachedAggregate); !ok {
+			return nil, fmt.Errorf("eventstore: RepositoryConfig.Cache needs %T to implement CachedAggregate", zero)
+		}
+		r.cache = newStreamCache[A](*cfg.Cache)
 	}
 	return r, nil
 }
@@ -186,41 +188,96 @@ func (r *Repository[A]) LoadAt(ctx context.Context, id string, revision uint64) 
 // again, at most MaxRetries more times, then fails with ErrConflict; fn must
 // therefore touch nothing but the aggregate. An error from fn is returned as
 // is and nothing is appended. Event metadata and ids come from ctx (see
-// [WithCorrelation], [WithEventIDSource]).
+// [WithCorrelation], [WithEventIDSource]). With RepositoryConfig.Cache, the
+// aggregate may come from the cache instead of the store (see CacheConfig),
+// and fn may be called once more on the store's state when it records
+// nothing or fails.
 func (r *Repository[A]) Update(ctx context.Context, id string, fn func(A) error) (Result, error) {
+	if !idRe.MatchString(id) {
+		return Result{}, fmt.Errorf("%w: %q", ErrInvalidID, id)
+	}
 	stream := r.Stream(id)
-	for attempt := 0; ; attempt++ {
-		st, err := r.load(ctx, id, nil)
+	var slot *cacheSlot[A]
+	if r.cache != nil {
+		slot = r.cache.acquire(stream)
+		defer r.cache.release(stream, slot)
+	}
+	trust := true        // the cached state may be used without reading
+	var clean *loaded[A] // a cached state fn left unchanged: brought up to date instead of reloaded
+	for attempt := 0; ; {
+		var (
+			st        loaded[A]
+			fromCache bool
+			err       error
+		)
+		switch {
+		case clean != nil:
+			st, clean = *clean, nil
+			err = r.catchUp(ctx, id, stream, &st)
+		case trust:
+			st, fromCache = slot.take()
+			if !fromCache {
+				st, err = r.load(ctx, id, nil)
+			}
+		default:
+			st, err = r.load(ctx, id, nil)
+		}
 		if err != nil {
 			return Result{}, err
 		}
-		if err := fn(st.agg); err != nil {
-			return Result{}, err
-		}
+		ferr := fn(st.agg)
 		pending := st.agg.PendingEvents()
+		if fromCache && (ferr != nil || len(pending) == 0) {
+			// Only an append checks a decision against the store: one that
+			// appends nothing is taken again on the store's state. A failed
+			// fn may have left the aggregate half changed, so that is a
+			// reload; one that recorded nothing changed nothing, so reading
+			// what was appended since is enough.
+			trust = false
+			if ferr == nil {
+				clean = &st
+			}
+			continue
+		}
+		if ferr != nil {
+			return Result{}, ferr
+		}
 		if len(pending) == 0 {
+			slot.put(st)
 			return Result{Stream: stream, Revision: st.revision, NoStream: !st.exists}, nil
 		}
 		res, err := r.append(ctx, stream, st, pending)
 		if err == nil {
-			if r.maybeSnapshot(ctx, stream, st, res.Revision) && r.cache != nil {
-				// The next load starts from the new snapshot (or, when
-				// another writer's got there first, learns of theirs).
-				r.cache.drop(stream)
-			}
+			r.saved(ctx, stream, slot, st, res.Revision)
 			return res, nil
 		}
+		// The cached state, if any, was taken: the next attempt reads the store.
 		if !IsWrongExpectedVersion(err) {
 			return Result{}, err
 		}
 		if attempt >= r.cfg.MaxRetries {
 			return Result{}, fmt.Errorf("update %s after %d attempts: %w: %w", stream, attempt+1, ErrConflict, err)
 		}
+		attempt++
 		// Jitter spreads writers that collided so they do not collide again.
-		if err := sleep(ctx, time.Duration(rand.Int64N(int64(time.Millisecond)*int64(attempt+1)))); err != nil {
+		if err := sleep(ctx, time.Duration(rand.Int64N(int64(time.Millisecond)*int64(attempt)))); err != nil {
 			return Result{}, err
 		}
 	}
+}
+
+// saved writes a snapshot when one is due and caches the aggregate, now at
+// revision, for the next update of the stream.
+func (r *Repository[A]) saved(ctx context.Context, stream string, slot *cacheSlot[A], st loaded[A], revision uint64) {
+	snap, known := r.maybeSnapshot(ctx, stream, st, revision)
+	if slot == nil || !known {
+		// Without knowing where the snapshot stream stands, the next
+		// update reads it with the rest.
+		return
+	}
+	any(st.agg).(CachedAggregate).ClearPendingEvents() // NewRepository checked A
+	st.revision, st.exists, st.snap = revision, true, snap
+	slot.put(st)
 }
 
 func (r *Repository[A]) append(ctx context.Context, stream string, st loaded[A], pending []any) (Result, error) {
@@ -277,9 +334,6 @@ type loaded[A Aggregate] struct {
 	revision uint64
 	exists   bool
 	snap     snapshotState
-	snapData []byte // the snapshot folded from, as stored (only when caching)
-	collect  bool   // keep the decoded events in read, for the cache
-	read     []any
 }
 
 func (r *Repository[A]) load(ctx context.Context, id string, upTo *uint64) (loaded[A], error) {
@@ -288,14 +342,6 @@ func (r *Repository[A]) load(ctx context.Context, id string, upTo *uint64) (load
 		return st, fmt.Errorf("%w: %q", ErrInvalidID, id)
 	}
 	stream := r.Stream(id)
-	if r.cache != nil && upTo == nil {
-		if e, ok := r.cache.get(stream); ok {
-			if st, ok, err := r.loadCached(ctx, id, stream, e); ok || err != nil {
-				return st, err
-			}
-		}
-		st.collect = true
-	}
 	from := esdb.StreamPosition(esdb.Start{})
 	if r.cfg.Snapshots != nil {
 		snap, err := r.readSnapshot(ctx, id, stream, upTo)
@@ -305,7 +351,6 @@ func (r *Repository[A]) load(ctx context.Context, id string, upTo *uint64) (load
 		st.snap = snap.state
 		if snap.found {
 			st.agg, st.revision, st.exists = snap.agg, snap.state.revision, true
-			st.snapData = snap.data
 			from = esdb.Revision(snap.state.revision + 1)
 		}
 	}
@@ -319,51 +364,30 @@ func (r *Repository[A]) load(ctx context.Context, id string, upTo *uint64) (load
 			st.agg, st.exists, st.revision = r.cfg.New(id), false, 0
 			return st, nil
 		}
-		if err != nil {
+		if err != nil || !more {
 			return st, err
-		}
-		if !more {
-			if st.collect && st.exists {
-				r.cache.put(stream, cacheEntry{exists: true, snapData: st.snapData, snap: st.snap, events: st.read, revision: st.revision})
-			}
-			return st, nil
 		}
 		from = esdb.Revision(st.revision + 1)
 	}
 }
 
-// loadCached folds stream from its cache entry and the events appended
-// since. It says false (and the caller loads from the store) when the
-// entry's snapshot cannot be decoded.
-func (r *Repository[A]) loadCached(ctx context.Context, id, stream string, e cacheEntry) (loaded[A], bool, error) {
-	st := loaded[A]{revision: e.revision, exists: e.exists, snap: e.snap, collect: true}
-	if e.snapData != nil {
-		agg, err := r.cfg.Snapshots.Unmarshal(id, e.snapData)
-		if err != nil {
-			r.cache.drop(stream)
-			return st, false, nil
-		}
-		st.agg = agg
-	} else {
-		st.agg = r.cfg.New(id)
-	}
-	for _, ev := range e.events {
-		st.agg.ApplyEvent(ev)
+// catchUp folds into st, a cached state, what the store holds after it.
+func (r *Repository[A]) catchUp(ctx context.Context, id, stream string, st *loaded[A]) error {
+	from := esdb.StreamPosition(esdb.Start{})
+	if st.exists {
+		from = esdb.Revision(st.revision + 1)
 	}
 	for {
-		more, err := r.readPage(ctx, stream, esdb.Revision(st.revision+1), nil, &st)
+		more, err := r.readPage(ctx, stream, from, nil, st)
 		if IsStreamNotFound(err) {
-			r.cache.drop(stream)
-			st = loaded[A]{agg: r.cfg.New(id)}
-			return st, true, nil
+			// Deleted since (or never written): the store's state is none.
+			*st = loaded[A]{agg: r.cfg.New(id), snap: snapshotState{streamExists: st.snap.streamExists, streamRevision: st.snap.streamRevision}}
+			return nil
 		}
-		if err != nil {
-			return st, true, err
+		if err != nil || !more {
+			return err
 		}
-		if !more {
-			r.cache.extend(stream, e, st.read, st.revision)
-			return st, true, nil
-		}
+		from = esdb.Revision(st.revision + 1)
 	}
 }
 
@@ -395,9 +419,6 @@ func (r *Repository[A]) readPage(ctx context.Context, stream string, from esdb.S
 		}
 		st.agg.ApplyEvent(decoded)
 		st.revision, st.exists = ev.EventNumber, true
-		if st.collect {
-			st.read = append(st.read, decoded)
-		}
 	}
 }
 

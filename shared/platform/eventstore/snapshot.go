@@ -115,23 +115,29 @@ func (r *Repository[A]) readSnapshot(ctx context.Context, id, stream string, upT
 // maybeSnapshot writes a snapshot of st's aggregate, now at revision, when
 // enough events have accumulated since the last one. Failing to is logged,
 // not returned: the events are saved, and a missing snapshot only costs a
-// longer fold. It says whether it tried.
-func (r *Repository[A]) maybeSnapshot(ctx context.Context, stream string, st loaded[A], revision uint64) bool {
+// longer fold. It returns where the snapshot stream stands now, and false
+// when that is unknown (a write failed).
+func (r *Repository[A]) maybeSnapshot(ctx context.Context, stream string, st loaded[A], revision uint64) (snapshotState, bool) {
 	cfg := r.cfg.Snapshots
 	if cfg == nil {
-		return false
+		return st.snap, true
 	}
 	since := revision + 1
 	if st.snap.usable {
 		since = revision - st.snap.revision
 	}
 	if since < cfg.Every {
-		return false
+		return st.snap, true
 	}
 	if err := r.writeSnapshot(ctx, stream, st, revision); err != nil {
 		r.cfg.Logger.WarnContext(ctx, "eventstore: snapshot not written", "stream", stream, "revision", revision, "error", err)
+		return st.snap, false
 	}
-	return true
+	next := snapshotState{usable: true, revision: revision, streamExists: true}
+	if st.snap.streamExists {
+		next.streamRevision = st.snap.streamRevision + 1
+	}
+	return next, true
 }
 
 func (r *Repository[A]) writeSnapshot(ctx context.Context, stream string, st loaded[A], revision uint64) error {

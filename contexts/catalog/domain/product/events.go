@@ -56,6 +56,10 @@ func (p *Product) ApplyEvent(event any) { p.apply(event) }
 // PendingEvents returns the events recorded since the product was loaded.
 func (p *Product) PendingEvents() []any { return p.pending }
 
+// ClearPendingEvents forgets the recorded events once they are saved, so
+// the product can record the next ones.
+func (p *Product) ClearPendingEvents() { p.pending = nil }
+
 func (p *Product) record(e any) {
 	p.apply(e)
 	p.pending = append(p.pending, e)

@@ -67,6 +67,10 @@ func (r *Reservation) ApplyEvent(event any) { r.apply(event) }
 // PendingEvents returns the events recorded since the reservation was loaded.
 func (r *Reservation) PendingEvents() []any { return r.pending }
 
+// ClearPendingEvents forgets the recorded events once they are saved, so
+// the reservation can record the next ones.
+func (r *Reservation) ClearPendingEvents() { r.pending = nil }
+
 func (r *Reservation) record(e any) {
 	r.apply(e)
 	r.pending = append(r.pending, e)

@@ -321,6 +321,10 @@ func (o *Order) Expire(now time.Time, causationID string) error {
 // PendingEvents returns the events recorded since the order was built.
 func (o *Order) PendingEvents() []any { return o.pending }
 
+// ClearPendingEvents forgets the recorded events once they are saved, so
+// the order can record the next ones.
+func (o *Order) ClearPendingEvents() { o.pending = nil }
+
 // ApplyEvent folds one stored event into the state; unknown events are
 // ignored so that old code can read newer streams.
 func (o *Order) ApplyEvent(e any) { o.apply(e) }

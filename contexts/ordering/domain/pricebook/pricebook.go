@@ -96,6 +96,10 @@ func (e *Entry) Price() (priceCents int64, currency string, err error) {
 // PendingEvents returns the events recorded since the entry was built.
 func (e *Entry) PendingEvents() []any { return e.pending }
 
+// ClearPendingEvents forgets the recorded events once they are saved, so
+// the entry can record the next ones.
+func (e *Entry) ClearPendingEvents() { e.pending = nil }
+
 // ApplyEvent folds one stored event into the state.
 func (e *Entry) ApplyEvent(ev any) { e.apply(ev) }
 

@@ -237,6 +237,10 @@ func (p *Payment) ApplyEvent(e any) { p.apply(e) }
 // PendingEvents returns the events recorded since the payment was loaded.
 func (p *Payment) PendingEvents() []any { return p.pending }
 
+// ClearPendingEvents forgets the recorded events once they are saved, so
+// the payment can record the next ones.
+func (p *Payment) ClearPendingEvents() { p.pending = nil }
+
 func (p *Payment) record(e any) {
 	p.apply(e)
 	p.pending = append(p.pending, e)

@@ -161,6 +161,10 @@ func (w *Wallet) ApplyEvent(e any) { w.apply(e) }
 // PendingEvents returns the events recorded since the wallet was loaded.
 func (w *Wallet) PendingEvents() []any { return w.pending }
 
+// ClearPendingEvents forgets the recorded events once they are saved, so
+// the wallet can record the next ones.
+func (w *Wallet) ClearPendingEvents() { w.pending = nil }
+
 func (w *Wallet) record(e any) {
 	w.apply(e)
 	w.pending = append(w.pending, e)
