@@ -23,43 +23,75 @@ import (
 // It keeps in memory what the decisions read (each stream's applied
 // revision; each order's status, indexed status, customer, list member,
 // total, payment status, and its lines until they count in the sales), so
-// memory grows with the number of streams and orders in the history. A
-// Folder is not safe for concurrent use: one goroutine folds, and a taken
-// batch may be written by another.
+// memory grows with the number of streams and orders in the history. Each
+// stream, order, product and customer also remembers where its keys'
+// writes are in the current batch, so folding an event builds no key name
+// and looks up no key but its entities. A Folder is not safe for
+// concurrent use: one goroutine folds, and a taken batch may be written by
+// another.
 type Folder struct {
-	ns      readmodel.Namespace
-	gen     string
-	prefix  string
-	applied map[string]uint64
-	orders  map[string]*orderState
-	newest  int64
-	b       *FoldBatch
+	ns        readmodel.Namespace
+	gen       string
+	prefix    string
+	streams   map[string]*streamState
+	orders    map[string]*orderState
+	products  map[string]*keyRef // p:<sku>
+	customers map[string]*customerState
+	// The model's single keys: products, s, s:rev, s:qty.
+	productSet, stats, salesRev, salesQty keyRef
+	newest                                int64
+	// ep numbers the batch being folded; a keyRef of another is stale.
+	ep uint32
+	b  *FoldBatch
+}
+
+// keyRef is where a key's writes are in batch ep.
+type keyRef struct {
+	ep  uint32
+	idx int32
+}
+
+// streamState is a stream's applied revision, and where it is in the
+// batch's applied revisions.
+type streamState struct {
+	rev uint64
+	ref keyRef
 }
 
 // orderState is what the status precedence, the customer lists and the
-// sales need to know about an order (apply.lua's o:<id> fields).
+// sales need to know about an order (apply.lua's o:<id> fields), and its
+// keys.
 type orderState struct {
 	cust, cm, lenc string
 	hasLenc, lc    bool
 	total          string
 	hasTotal       bool
 	st, ix, pst    int8 // ranks; 0: unset
+	hash, timeline keyRef
 }
 
+// customerState is a customer's keys.
+type customerState struct {
+	wallet, tx, orders keyRef // w:<id>, w:<id>:tx, c:<id>:o
+	byStatus           [len(statusName)]keyRef
+}
+
+// Status and payment-status ranks (apply.lua's).
+const (
+	pending, reserved, confirmed, cancelled = 1, 2, 3, 4
+	failed, captured, refunded              = 1, 2, 3
+)
+
 var (
-	statusRank  = map[string]int8{"PENDING": 1, "RESERVED": 2, "CONFIRMED": 3, "CANCELLED": 4}
 	statusName  = [...]string{"", "PENDING", "RESERVED", "CONFIRMED", "CANCELLED"}
-	paymentRank = map[string]int8{"failed": 1, "captured": 2, "refunded": 3}
+	paymentName = [...]string{"", "failed", "captured", "refunded"}
 )
 
 // FoldBatch is the writes of the events folded since the last Take.
 type FoldBatch struct {
-	hset    map[string]map[string]any
-	hincr   map[string]map[string]int64
-	zset    map[string]map[string]bool // member -> present (ZADD score 0) or removed
-	zincr   map[string]map[string]float64
-	applied map[string]any
-	offsets map[string]int64
+	keys    []keyWrites
+	applied []streamRev
+	offsets []partitionOffset
 	events  int64
 	newest  int64
 	// Events is how many events were folded into the batch (applied or
@@ -67,17 +99,37 @@ type FoldBatch struct {
 	Events int
 }
 
-func newFoldBatch() *FoldBatch {
-	return &FoldBatch{hset: map[string]map[string]any{}, hincr: map[string]map[string]int64{},
-		zset: map[string]map[string]bool{}, zincr: map[string]map[string]float64{},
-		applied: map[string]any{}, offsets: map[string]int64{}}
+type streamRev struct {
+	stream string
+	rev    uint64
+}
+
+type partitionOffset struct {
+	topic     string
+	partition int32
+	next      int64
+}
+
+// keyWrites is what a batch writes to one key: the HSET and ZADD
+// arguments as they are sent, the counters summed. A sorted set is either
+// only added to (zadd: the timelines, wallets, products and a customer's
+// orders) or added to and removed from (zmark, last wins: a customer's
+// orders by status).
+type keyWrites struct {
+	key   string
+	hset  []any // "hset", key, field, value, ...
+	hincr map[string]int64
+	zadd  []any // "zadd", key, "0", member, ...
+	zmark map[string]bool
+	zincr map[string]float64
 }
 
 // Folder returns a Folder writing generation gen, which must be new and
 // empty.
 func (m *Model) Folder(gen string) *Folder {
-	return &Folder{ns: m.ns, gen: gen, prefix: m.ns.Prefix(gen), applied: map[string]uint64{},
-		orders: map[string]*orderState{}, b: newFoldBatch()}
+	return &Folder{ns: m.ns, gen: gen, prefix: m.ns.Prefix(gen), streams: map[string]*streamState{},
+		orders: map[string]*orderState{}, products: map[string]*keyRef{}, customers: map[string]*customerState{},
+		ep: 1, b: &FoldBatch{}}
 }
 
 // Batch returns the batch being folded (what Take would return).
@@ -86,7 +138,9 @@ func (f *Folder) Batch() *FoldBatch { return f.b }
 // Take returns the batch folded so far and starts a new one.
 func (f *Folder) Take() *FoldBatch {
 	b := f.b
-	f.b = newFoldBatch()
+	f.b = &FoldBatch{keys: make([]keyWrites, 0, len(b.keys)), applied: make([]streamRev, 0, len(b.applied)),
+		offsets: make([]partitionOffset, 0, len(b.offsets))}
+	f.ep++
 	return b
 }
 
@@ -98,19 +152,26 @@ func (f *Folder) Fold(ev readmodel.Event) error {
 	b := f.b
 	b.Events++
 	if ev.Topic != "" {
-		of := readmodel.OffsetField(ev.Topic, ev.Partition)
-		if next := ev.Offset + 1; next > b.offsets[of] {
-			b.offsets[of] = next
-		}
+		b.offset(ev.Topic, ev.Partition, ev.Offset+1)
 	}
-	if cur, ok := f.applied[ev.Stream]; ok && cur >= ev.Revision {
+	st := f.streams[ev.Stream]
+	if st != nil && st.rev >= ev.Revision {
 		return nil
 	}
 	if err := f.apply(ev.Args); err != nil {
 		return fmt.Errorf("fold %s@%d: %w", ev.Stream, ev.Revision, err)
 	}
-	f.applied[ev.Stream] = ev.Revision
-	b.applied[ev.Stream] = strconv.FormatUint(ev.Revision, 10)
+	if st == nil {
+		st = &streamState{}
+		f.streams[ev.Stream] = st
+	}
+	st.rev = ev.Revision
+	if st.ref.ep == f.ep {
+		b.applied[st.ref.idx].rev = ev.Revision
+	} else {
+		st.ref = keyRef{ep: f.ep, idx: int32(len(b.applied))}
+		b.applied = append(b.applied, streamRev{stream: ev.Stream, rev: ev.Revision})
+	}
 	b.events++
 	if at := ev.OccurredAt.UnixMilli(); at > f.newest {
 		f.newest = at
@@ -119,53 +180,67 @@ func (f *Folder) Fold(ev readmodel.Event) error {
 	return nil
 }
 
+// offset moves a partition's next offset forward.
+func (b *FoldBatch) offset(topic string, partition int32, next int64) {
+	for i := range b.offsets {
+		if o := &b.offsets[i]; o.partition == partition && o.topic == topic {
+			o.next = max(o.next, next)
+			return
+		}
+	}
+	b.offsets = append(b.offsets, partitionOffset{topic: topic, partition: partition, next: next})
+}
+
 // Queue queues the batch's writes on pipe. The applied revisions, offsets
 // and bookkeeping go with the data, as in apply.lua (the pipeline need not
 // be a transaction: a failed rebuild drops its generation).
 func (b *FoldBatch) Queue(ctx context.Context, pipe redis.Pipeliner, ns readmodel.Namespace, gen string) {
-	for k, fields := range b.hset {
-		args := make([]any, 0, 2*len(fields))
-		for f, v := range fields {
-			args = append(args, f, v)
+	for i := range b.keys {
+		w := &b.keys[i]
+		if len(w.hset) > 2 {
+			_ = pipe.Process(ctx, redis.NewIntCmd(ctx, w.hset...))
 		}
-		pipe.HSet(ctx, k, args...)
-	}
-	for k, fields := range b.hincr {
-		for f, n := range fields {
-			pipe.HIncrBy(ctx, k, f, n)
+		for f, n := range w.hincr {
+			pipe.HIncrBy(ctx, w.key, f, n)
 		}
-	}
-	for k, members := range b.zset {
-		var add []redis.Z
-		var rem []any
-		for m, present := range members {
-			if present {
-				add = append(add, redis.Z{Member: m})
-			} else {
-				rem = append(rem, m)
+		if len(w.zadd) > 2 {
+			_ = pipe.Process(ctx, redis.NewIntCmd(ctx, w.zadd...))
+		}
+		if len(w.zmark) > 0 {
+			add, rem := []any{"zadd", w.key}, []any{"zrem", w.key}
+			for m, present := range w.zmark {
+				if present {
+					add = append(add, "0", m)
+				} else {
+					rem = append(rem, m)
+				}
+			}
+			if len(add) > 2 {
+				_ = pipe.Process(ctx, redis.NewIntCmd(ctx, add...))
+			}
+			if len(rem) > 2 {
+				_ = pipe.Process(ctx, redis.NewIntCmd(ctx, rem...))
 			}
 		}
-		if len(add) > 0 {
-			pipe.ZAdd(ctx, k, add...)
-		}
-		if len(rem) > 0 {
-			pipe.ZRem(ctx, k, rem...)
-		}
-	}
-	for k, members := range b.zincr {
-		for m, n := range members {
-			pipe.ZIncrBy(ctx, k, n, m)
+		for m, n := range w.zincr {
+			pipe.ZIncrBy(ctx, w.key, n, m)
 		}
 	}
 	if len(b.applied) > 0 {
-		pipe.HSet(ctx, ns.AppliedKey(gen), b.applied)
+		args := make([]any, 0, 2+2*len(b.applied))
+		args = append(args, "hset", ns.AppliedKey(gen))
+		for _, a := range b.applied {
+			args = append(args, a.stream, a.rev)
+		}
+		_ = pipe.Process(ctx, redis.NewIntCmd(ctx, args...))
 	}
 	if len(b.offsets) > 0 {
-		offs := make(map[string]any, len(b.offsets))
-		for of, next := range b.offsets {
-			offs[of] = next
+		args := make([]any, 0, 2+2*len(b.offsets))
+		args = append(args, "hset", ns.OffsetsKey(gen))
+		for _, o := range b.offsets {
+			args = append(args, readmodel.OffsetField(o.topic, o.partition), o.next)
 		}
-		pipe.HSet(ctx, ns.OffsetsKey(gen), offs)
+		_ = pipe.Process(ctx, redis.NewIntCmd(ctx, args...))
 	}
 	if b.events > 0 {
 		pipe.HIncrBy(ctx, ns.MetaKey(gen), "events", b.events)
@@ -175,45 +250,72 @@ func (b *FoldBatch) Queue(ctx context.Context, pipe redis.Pipeliner, ns readmode
 	}
 }
 
-func (f *Folder) hset(key string, kv ...any) {
-	h := f.b.hset[key]
-	if h == nil {
-		h = map[string]any{}
-		f.b.hset[key] = h
+// writes returns the writes of the key named prefix+parts in the current
+// batch, through its ref. The pointer is good until the next call.
+func (f *Folder) writes(r *keyRef, parts ...string) *keyWrites {
+	if r.ep != f.ep {
+		var name strings.Builder
+		n := len(f.prefix)
+		for _, p := range parts {
+			n += len(p)
+		}
+		name.Grow(n)
+		name.WriteString(f.prefix)
+		for _, p := range parts {
+			name.WriteString(p)
+		}
+		*r = keyRef{ep: f.ep, idx: int32(len(f.b.keys))}
+		f.b.keys = append(f.b.keys, keyWrites{key: name.String()})
 	}
+	return &f.b.keys[r.idx]
+}
+
+// set sets hash fields: field, value, ... (a field set again takes the
+// new value).
+func (w *keyWrites) set(kv ...any) {
+	if w.hset == nil {
+		w.hset = append(make([]any, 0, 2+len(kv)+6), "hset", w.key)
+	}
+next:
 	for i := 0; i+1 < len(kv); i += 2 {
-		h[kv[i].(string)] = kv[i+1]
+		for j := 2; j < len(w.hset); j += 2 {
+			if w.hset[j] == kv[i] {
+				w.hset[j+1] = kv[i+1]
+				continue next
+			}
+		}
+		w.hset = append(w.hset, kv[i], kv[i+1])
 	}
 }
 
-func (f *Folder) hincr(key, field string, n int64) {
-	h := f.b.hincr[key]
-	if h == nil {
-		h = map[string]int64{}
-		f.b.hincr[key] = h
+func (w *keyWrites) incr(field string, n int64) {
+	if w.hincr == nil {
+		w.hincr = map[string]int64{}
 	}
-	h[field] += n
+	w.hincr[field] += n
 }
 
-func (f *Folder) zadd(key, member string) { f.zmark(key, member, true) }
-func (f *Folder) zrem(key, member string) { f.zmark(key, member, false) }
-
-func (f *Folder) zmark(key, member string, present bool) {
-	z := f.b.zset[key]
-	if z == nil {
-		z = map[string]bool{}
-		f.b.zset[key] = z
+// add adds a member (score 0) to a set only ever added to.
+func (w *keyWrites) add(member string) {
+	if w.zadd == nil {
+		w.zadd = append(make([]any, 0, 8), "zadd", w.key)
 	}
-	z[member] = present
+	w.zadd = append(w.zadd, "0", member)
 }
 
-func (f *Folder) zincr(key, member string, n float64) {
-	z := f.b.zincr[key]
-	if z == nil {
-		z = map[string]float64{}
-		f.b.zincr[key] = z
+// mark adds (score 0) or removes a member.
+func (w *keyWrites) mark(member string, present bool) {
+	if w.zmark == nil {
+		w.zmark = map[string]bool{}
 	}
-	z[member] += n
+	w.zmark[member] = present
+}
+
+func (w *keyWrites) zincrBy(member string, n float64) {
+	if w.zincr == nil {
+		w.zincr = map[string]float64{}
+	}
+	w.zincr[member] += n
 }
 
 func (f *Folder) order(oid string) *orderState {
@@ -225,33 +327,51 @@ func (f *Folder) order(oid string) *orderState {
 	return o
 }
 
+func (f *Folder) customer(id string) *customerState {
+	c := f.customers[id]
+	if c == nil {
+		c = &customerState{}
+		f.customers[id] = c
+	}
+	return c
+}
+
+// product returns the writes of p:<sku>.
+func (f *Folder) product(sku string) *keyWrites {
+	r := f.products[sku]
+	if r == nil {
+		r = &keyRef{}
+		f.products[sku] = r
+	}
+	return f.writes(r, "p:", sku)
+}
+
+// orderHash returns the writes of o:<id>.
+func (f *Folder) orderHash(oid string, o *orderState) *keyWrites {
+	return f.writes(&o.hash, "o:", oid)
+}
+
 // apply mirrors apply.lua's apply for one event's arguments.
 func (f *Folder) apply(a []any) error {
 	if len(a) < 2 {
 		return fmt.Errorf("%w: no arguments", ErrBadEvent)
 	}
 	kind, _ := a[0].(string)
-	p := f.prefix
-	arg := func(i int) (string, error) {
-		if i >= len(a) {
-			return "", fmt.Errorf("%w: %s lacks argument %d", ErrBadEvent, kind, i)
-		}
-		return argStr(a[i]), nil
-	}
 	switch kind {
 	case "PL":
 		if len(a) < 5 {
 			return fmt.Errorf("%w: short %s", ErrBadEvent, kind)
 		}
 		sku := argStr(a[1])
-		f.hset(p+"p:"+sku, "sku", a[1], "name", a[2], "price", a[3], "cur", a[4])
-		f.hincr(p+"p:"+sku, "avail", 0)
-		f.zadd(p+"products", sku)
+		w := f.product(sku)
+		w.set("sku", a[1], "name", a[2], "price", a[3], "cur", a[4])
+		w.incr("avail", 0)
+		f.writes(&f.productSet, "products").add(sku)
 	case "PR":
 		if len(a) < 4 {
 			return fmt.Errorf("%w: short %s", ErrBadEvent, kind)
 		}
-		f.hset(p+"p:"+argStr(a[1]), "price", a[2], "cur", a[3])
+		f.product(argStr(a[1])).set("price", a[2], "cur", a[3])
 	case "SR":
 		if len(a) < 3 {
 			return fmt.Errorf("%w: short %s", ErrBadEvent, kind)
@@ -260,7 +380,7 @@ func (f *Folder) apply(a []any) error {
 		if err != nil {
 			return err
 		}
-		f.hincr(p+"p:"+argStr(a[1]), "avail", n)
+		f.product(argStr(a[1])).incr("avail", n)
 	case "FD":
 		if len(a) < 4 {
 			return fmt.Errorf("%w: short %s", ErrBadEvent, kind)
@@ -268,21 +388,20 @@ func (f *Folder) apply(a []any) error {
 		f.wallet(argStr(a[1]), argStr(a[2]), a[3])
 	default:
 		oid := argStr(a[1])
-		tl, err := arg(2)
-		if err != nil {
-			return err
+		if len(a) < 3 {
+			return fmt.Errorf("%w: %s lacks argument %d", ErrBadEvent, kind, 2)
 		}
-		f.zadd(p+"o:"+oid+":tl", tl)
-		return f.orderEvent(kind, oid, a)
+		o := f.order(oid)
+		f.writes(&o.timeline, "o:", oid, ":tl").add(argStr(a[2]))
+		return f.orderEvent(kind, oid, o, a)
 	}
 	return nil
 }
 
-func (f *Folder) orderEvent(kind, oid string, a []any) error {
+func (f *Folder) orderEvent(kind, oid string, o *orderState, a []any) error {
 	if len(a) < orderArgs(kind) {
 		return fmt.Errorf("%w: short %s", ErrBadEvent, kind)
 	}
-	okey := f.prefix + "o:" + oid
 	switch kind {
 	case "SV", "SL":
 		n, err := integer(a[3])
@@ -301,38 +420,35 @@ func (f *Folder) orderEvent(kind, oid string, a []any) error {
 			if err != nil {
 				return err
 			}
-			f.hincr(f.prefix+"p:"+argStr(a[j]), "avail", sign*q)
+			f.product(argStr(a[j])).incr("avail", sign*q)
 		}
 		if kind == "SV" {
-			f.setStatus(oid, "RESERVED")
+			f.setStatus(oid, o, reserved)
 		}
 	case "OP":
-		o := f.order(oid)
-		f.hset(okey, "cust", a[3], "cm", a[4], "total", a[5], "cur", a[6], "method", a[7], "lines", a[8],
+		f.orderHash(oid, o).set("cust", a[3], "cm", a[4], "total", a[5], "cur", a[6], "method", a[7], "lines", a[8],
 			"lenc", a[9], "placedAt", a[10])
 		o.cust, o.cm, o.total, o.hasTotal = argStr(a[3]), argStr(a[4]), argStr(a[5]), true
 		if !o.lc {
 			o.lenc, o.hasLenc = argStr(a[9]), true
 		}
-		if !f.setStatus(oid, "PENDING") {
-			f.settle(oid)
+		if !f.setStatus(oid, o, pending) {
+			f.settle(oid, o)
 		}
 	case "OC":
-		o := f.order(oid)
-		f.hset(okey, "cust", a[3], "total", a[4])
+		f.orderHash(oid, o).set("cust", a[3], "total", a[4])
 		o.cust, o.total, o.hasTotal = argStr(a[3]), argStr(a[4]), true
-		f.setStatus(oid, "CONFIRMED")
+		f.setStatus(oid, o, confirmed)
 	case "OX":
-		o := f.order(oid)
-		f.hset(okey, "cust", a[3], "reason", a[4])
+		f.orderHash(oid, o).set("cust", a[3], "reason", a[4])
 		o.cust = argStr(a[3])
-		f.setStatus(oid, "CANCELLED")
+		f.setStatus(oid, o, cancelled)
 	case "PC":
-		f.setPayment(oid, "captured", a[4], true)
+		f.setPayment(oid, o, captured, a[4], true)
 	case "PF":
-		f.setPayment(oid, "failed", nil, false)
+		f.setPayment(oid, o, failed, nil, false)
 	case "PX":
-		f.setPayment(oid, "refunded", nil, false)
+		f.setPayment(oid, o, refunded, nil, false)
 	case "WD", "WC":
 		f.wallet(argStr(a[3]), argStr(a[4]), a[5])
 	}
@@ -341,8 +457,9 @@ func (f *Folder) orderEvent(kind, oid string, a []any) error {
 }
 
 func (f *Folder) wallet(cust, tx string, bal any) {
-	f.hset(f.prefix+"w:"+cust, "bal", bal)
-	f.zadd(f.prefix+"w:"+cust+":tx", tx)
+	c := f.customer(cust)
+	f.writes(&c.wallet, "w:", cust).set("bal", bal)
+	f.writes(&c.tx, "w:", cust, ":tx").add(tx)
 }
 
 // orderArgs is how many arguments an order event of kind has at least.
@@ -363,47 +480,43 @@ func orderArgs(kind string) int {
 // setStatus mirrors apply.lua's setStatus: CONFIRMED and CANCELLED are
 // final, otherwise a higher rank wins; it settles the order when it
 // changed and reports whether it did.
-func (f *Folder) setStatus(oid, st string) bool {
-	o := f.order(oid)
-	r := statusRank[st]
-	if o.st != 0 && (o.st >= 3 || o.st >= r) {
+func (f *Folder) setStatus(oid string, o *orderState, r int8) bool {
+	if o.st != 0 && (o.st >= confirmed || o.st >= r) {
 		return false
 	}
 	o.st = r
-	okey := f.prefix + "o:" + oid
-	f.hset(okey, "st", st)
-	switch st {
-	case "CONFIRMED":
+	f.orderHash(oid, o).set("st", statusName[r])
+	switch r {
+	case confirmed:
 		total := int64(0)
 		if o.hasTotal {
 			total, _ = strconv.ParseInt(o.total, 10, 64)
 		}
-		f.hincr(f.prefix+"s", "revenue", total)
-		f.hincr(f.prefix+"s", "confirmed", 1)
-	case "CANCELLED":
-		f.hincr(f.prefix+"s", "cancelled", 1)
+		s := f.writes(&f.stats, "s")
+		s.incr("revenue", total)
+		s.incr("confirmed", 1)
+	case cancelled:
+		f.writes(&f.stats, "s").incr("cancelled", 1)
 	}
-	f.settle(oid)
+	f.settle(oid, o)
 	return true
 }
 
 // settle mirrors apply.lua's settle: the order in its customer's lists
 // under its current status, and a confirmed order's lines in the sales.
-func (f *Folder) settle(oid string) {
-	o := f.order(oid)
-	okey := f.prefix + "o:" + oid
+func (f *Folder) settle(oid string, o *orderState) {
 	if o.cust != "" && o.cm != "" && o.st != 0 && o.ix != o.st {
-		base := f.prefix + "c:" + o.cust + ":o"
+		c := f.customer(o.cust)
 		if o.ix != 0 {
-			f.zrem(base+":"+statusName[o.ix], o.cm)
+			f.writes(&c.byStatus[o.ix], "c:", o.cust, ":o:", statusName[o.ix]).mark(o.cm, false)
 		} else {
-			f.zadd(base, o.cm)
+			f.writes(&c.orders, "c:", o.cust, ":o").add(o.cm)
 		}
-		f.zadd(base+":"+statusName[o.st], o.cm)
+		f.writes(&c.byStatus[o.st], "c:", o.cust, ":o:", statusName[o.st]).mark(o.cm, true)
 		o.ix = o.st
-		f.hset(okey, "ix", statusName[o.st])
+		f.orderHash(oid, o).set("ix", statusName[o.st])
 	}
-	if o.st == statusRank["CONFIRMED"] && o.hasLenc && !o.lc {
+	if o.st == confirmed && o.hasLenc && !o.lc {
 		for _, line := range strings.Split(o.lenc, ";") {
 			parts := strings.Fields(line)
 			if len(parts) != 3 {
@@ -414,25 +527,24 @@ func (f *Folder) settle(oid string) {
 			if err1 != nil || err2 != nil {
 				continue
 			}
-			f.zincr(f.prefix+"s:rev", parts[0], float64(q*pr))
-			f.hincr(f.prefix+"s:qty", parts[0], q)
+			f.writes(&f.salesRev, "s:rev").zincrBy(parts[0], float64(q*pr))
+			f.writes(&f.salesQty, "s:qty").incr(parts[0], q)
 		}
 		o.lc, o.lenc = true, ""
-		f.hset(okey, "lc", "1")
+		f.orderHash(oid, o).set("lc", "1")
 	}
 }
 
 // setPayment mirrors apply.lua's setPayment: the payment status only moves
 // up (failed < captured < refunded); a capture always records its method.
-func (f *Folder) setPayment(oid, pst string, method any, hasMethod bool) {
-	o := f.order(oid)
-	okey := f.prefix + "o:" + oid
-	if r := paymentRank[pst]; o.pst == 0 || o.pst < r {
+func (f *Folder) setPayment(oid string, o *orderState, r int8, method any, hasMethod bool) {
+	h := f.orderHash(oid, o)
+	if o.pst == 0 || o.pst < r {
 		o.pst = r
-		f.hset(okey, "pst", pst)
+		h.set("pst", paymentName[r])
 	}
 	if hasMethod {
-		f.hset(okey, "pmethod", method)
+		h.set("pmethod", method)
 	}
 }
 
