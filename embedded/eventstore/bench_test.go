@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -376,4 +377,205 @@ func BenchmarkReadStream(b *testing.B) {
 	b.ReportMetric(ours, "events/s")
 	b.ReportMetric(base, "pebble-events/s")
 	b.ReportMetric(ours/base, "ratio")
+}
+
+// Short reads: the saga's loads read a few events after a revision the
+// client has cached, or nothing new, or the last event of a snapshot
+// stream, or a stream that does not exist yet, from a store holding many
+// streams.
+const (
+	shortStreams   = 10_000
+	shortStreamLen = 5
+)
+
+// discardRead is a Read stream that counts and drops what is sent.
+type discardRead struct {
+	grpc.ServerStream
+	sent int
+}
+
+func (d *discardRead) Send(*api.ReadResp) error { d.sent++; return nil }
+func (d *discardRead) SendMsg(any) error        { d.sent++; return nil }
+
+// shortFixture fills a server's store with shortStreams streams of
+// shortStreamLen events (no metadata), interleaved as concurrent writers
+// leave them, and flushes Pebble so that reads come from sstables.
+func shortFixture(b *testing.B, cacheSize int64) (*Server, []string) {
+	b.Helper()
+	s := startServer(b, Config{CacheSize: cacheSize})
+	names := make([]string, shortStreams)
+	for i := range names {
+		names[i] = newStream("short")
+	}
+	_ = runConcurrently(b, shortStreams*shortStreamLen, 64, func(_, i int) error {
+		name := names[i%shortStreams]
+		p := encodeProposed(name, uuid.New(), "bench.appended", "application/json", []byte(benchPayload), nil, nowTicks())
+		res, err := s.store.submit(context.Background(), &writeReq{op: opAppend, stream: name, expect: expectation{kind: expectAny}, events: []proposed{p}})
+		if err == nil {
+			err = res.err
+		}
+		return err
+	})
+	if err := s.store.db.Flush(); err != nil {
+		b.Fatal(err)
+	}
+	return s, names
+}
+
+// oldReadStream is the read path the stream index and point reads replaced,
+// kept as the baseline: the tails of the stream and of its metadata stream
+// from two Pebble iterators, then a walk of the stream's index, for a read
+// forwards from a revision (from >= 0) or backwards from the end (from < 0).
+func oldReadStream(s *store, out *sender, name string, from int64, count uint64) error {
+	w := s.durable.Load()
+	lastRev, _, tomb, err := s.lastEntry(name, w)
+	if err != nil {
+		return err
+	}
+	v := streamView{lastRev: lastRev, tombstoned: tomb}
+	if mrev, mpos, _, err := s.lastEntry(metadataStreamPrefix+name, w); err != nil {
+		return err
+	} else if mrev >= 0 {
+		_, ev, err := s.eventByPos(mpos)
+		if err != nil {
+			return err
+		}
+		v.meta = parseStreamMeta(ev.GetData())
+	}
+	if v.tombstoned {
+		return streamDeletedError(name)
+	}
+	if v.notFound() {
+		return out.notFound(name)
+	}
+	backwards := from < 0
+	to := v.lastRev
+	if backwards {
+		from = v.minRev()
+	} else {
+		from = max(from, v.minRev())
+	}
+	sent := uint64(0)
+	return s.scanStream(name, from, to, backwards, w, func(_ int64, pos uint64, rec record) error {
+		if err := out.event(rec.proto, pos); err != nil {
+			return err
+		}
+		sent++
+		if sent >= count {
+			return errStopScan
+		}
+		return nil
+	})
+}
+
+// BenchmarkReadStreamShort measures short stream reads served by the store
+// (no gRPC, no client: the stream's messages are built and dropped) among
+// 10,000 five-event streams, against the previous read path in the same
+// process (old-ns/read) and a single Pebble Get of one event record
+// (pebble-get-ns), with Pebble's former default 8 MiB block cache and with
+// the event store's default. Cases: forward-1to3 reads 1 to 3 events after
+// a revision, caught-up reads forwards past the last event, last reads
+// backwards from the end with count 1 (a snapshot load), missing reads a
+// stream that does not exist.
+func BenchmarkReadStreamShort(b *testing.B) {
+	type readCase struct {
+		name string
+		// read returns the stream, the revision to read forwards from (-1:
+		// backwards from the end), the count and the messages expected.
+		read func(names []string, i int) (string, int64, uint64, int)
+	}
+	cases := []readCase{
+		{"forward-1to3", func(names []string, i int) (string, int64, uint64, int) {
+			k := 1 + i%3
+			return names[(i*7919)%len(names)], int64(shortStreamLen - k), 100, k
+		}},
+		{"caught-up", func(names []string, i int) (string, int64, uint64, int) {
+			return names[(i*7919)%len(names)], shortStreamLen, 100, 0
+		}},
+		{"last", func(names []string, i int) (string, int64, uint64, int) {
+			return names[(i*7919)%len(names)], -1, 1, 1
+		}},
+		{"missing", func(names []string, i int) (string, int64, uint64, int) {
+			return "missing-" + strconv.Itoa(i%shortStreams), 0, 100, 1
+		}},
+	}
+	for _, cache := range []int64{8 << 20, DefaultCacheSize} {
+		b.Run(fmt.Sprintf("cache=%dMiB", cache>>20), func(b *testing.B) {
+			s, names := shortFixture(b, cache)
+			for _, rc := range cases {
+				b.Run(rc.name, func(b *testing.B) {
+					ours := func(i int) error {
+						name, from, count, want := rc.read(names, i)
+						so := &api.ReadReq_Options_StreamOptions{}
+						backwards := from < 0
+						if backwards {
+							so.RevisionOption = &api.ReadReq_Options_StreamOptions_End{}
+						} else {
+							so.RevisionOption = &api.ReadReq_Options_StreamOptions_Revision{Revision: uint64(from)}
+						}
+						d := &discardRead{}
+						if err := s.readStream(&sender{srv: d}, name, so, backwards, count); err != nil {
+							return err
+						}
+						if d.sent != want {
+							return fmt.Errorf("read %s from %d: %d messages, want %d", name, from, d.sent, want)
+						}
+						return nil
+					}
+					old := func(i int) error {
+						name, from, count, want := rc.read(names, i)
+						d := &discardRead{}
+						if err := oldReadStream(s.store, &sender{srv: d}, name, from, count); err != nil {
+							return err
+						}
+						if d.sent != want {
+							return fmt.Errorf("old read %s from %d: %d messages, want %d", name, from, d.sent, want)
+						}
+						return nil
+					}
+					// Both paths see every stream once before timing, so
+					// neither pays for the other's cache misses.
+					for i := 0; i < len(names); i++ {
+						if err := errors.Join(ours(i), old(i)); err != nil {
+							b.Fatal(err)
+						}
+					}
+					b.ResetTimer()
+					start := time.Now()
+					for i := 0; i < b.N; i++ {
+						if err := ours(i); err != nil {
+							b.Fatal(err)
+						}
+					}
+					dOurs := time.Since(start)
+					start = time.Now()
+					for i := 0; i < b.N; i++ {
+						if err := old(i); err != nil {
+							b.Fatal(err)
+						}
+					}
+					dOld := time.Since(start)
+					start = time.Now()
+					last := s.store.durable.Load()
+					for i := 0; i < b.N; i++ {
+						v, closer, err := s.store.db.Get(eventKey(1 + uint64(i*7919)%last))
+						if err != nil || len(v) == 0 {
+							b.Fatal(err)
+						}
+						_ = closer.Close()
+					}
+					dGet := time.Since(start)
+					b.StopTimer()
+					oursNs := float64(dOurs.Nanoseconds()) / float64(b.N)
+					oldNs := float64(dOld.Nanoseconds()) / float64(b.N)
+					b.ReportMetric(oursNs, "ns/read")
+					b.ReportMetric(oldNs, "old-ns/read")
+					b.ReportMetric(float64(dGet.Nanoseconds())/float64(b.N), "pebble-get-ns")
+					b.ReportMetric(oursNs/oldNs, "ratio")
+					b.ReportMetric(testing.AllocsPerRun(100, func() { _ = ours(b.N) }), "allocs/read")
+					b.ReportMetric(testing.AllocsPerRun(100, func() { _ = old(b.N) }), "old-allocs/read")
+				})
+			}
+		})
+	}
 }

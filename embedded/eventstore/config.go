@@ -13,6 +13,7 @@ const (
 	DefaultMaxAppendSize    = 1_048_576
 	DefaultSubscriberBuffer = 10_000
 	DefaultMaxStreamNameLen = 1024
+	DefaultCacheSize        = 128 << 20
 )
 
 // Config configures an embedded event store server. The zero value of every
@@ -32,6 +33,10 @@ type Config struct {
 	SubscriberBuffer int
 	// MaxStreamNameLen bounds a stream name in bytes; default 1024.
 	MaxStreamNameLen int
+	// CacheSize is the bytes of Pebble's block cache, which keeps recently
+	// read index and data blocks decompressed in memory; default 128 MiB.
+	// It is filled on demand, so a small store uses less.
+	CacheSize int64
 	// Logger receives operational messages; default slog.Default().
 	Logger *slog.Logger
 }
@@ -48,6 +53,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.MaxStreamNameLen == 0 {
 		c.MaxStreamNameLen = DefaultMaxStreamNameLen
+	}
+	if c.CacheSize == 0 {
+		c.CacheSize = DefaultCacheSize
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
@@ -70,6 +78,9 @@ func (c *Config) Validate() error {
 	}
 	if c.SubscriberBuffer < 0 {
 		return fmt.Errorf("eventstore config: SubscriberBuffer %d must be positive", c.SubscriberBuffer)
+	}
+	if c.CacheSize < 0 {
+		return fmt.Errorf("eventstore config: CacheSize %d must be positive", c.CacheSize)
 	}
 	if c.MaxStreamNameLen < 0 || c.MaxStreamNameLen > 65535 {
 		return fmt.Errorf("eventstore config: MaxStreamNameLen %d must be in 1..65535", c.MaxStreamNameLen)

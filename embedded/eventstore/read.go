@@ -138,6 +138,21 @@ func (s *Server) readStream(out *sender, name string, so *api.ReadReq_Options_St
 			from = minRev
 		}
 	}
+	if from > to {
+		return nil
+	}
+	if n := min(uint64(to-from)+1, count); v.meta.maxAgeTicks == 0 && n <= shortRead {
+		// Without $maxAge every revision in range is sent: fetch the n
+		// wanted by position.
+		if backwards {
+			from = to - int64(n) + 1
+		} else {
+			to = from + int64(n) - 1
+		}
+		return s.store.readShort(name, from, to, backwards, v, func(pos uint64, rec record) error {
+			return out.event(rec.proto, pos)
+		})
+	}
 	now := nowTicks()
 	sent := uint64(0)
 	return s.store.scanStream(name, from, to, backwards, w, func(_ int64, pos uint64, rec record) error {

@@ -68,7 +68,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("eventstore: listen on %s: %w", cfg.Addr, err)
 	}
 	h := newHub()
-	st, err := openStore(cfg.DataDir, cfg.Logger, h)
+	st, err := openStore(cfg.DataDir, cfg.CacheSize, cfg.Logger, h)
 	if err != nil {
 		_ = lis.Close()
 		return nil, fmt.Errorf("eventstore: %w", err)

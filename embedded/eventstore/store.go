@@ -63,6 +63,8 @@ type store struct {
 
 	metaMu    sync.Mutex
 	metaCache map[string]cachedMeta // durable metadata by stream, for readers
+
+	index streamIndex // durable stream tails, for readers
 }
 
 type cachedMeta struct {
@@ -157,9 +159,10 @@ type writeGroup struct {
 	lastPos uint64
 }
 
-func openStore(dir string, log *slog.Logger, h *hub) (*store, error) {
+func openStore(dir string, cacheSize int64, log *slog.Logger, h *hub) (*store, error) {
 	db, err := pebble.Open(dir, &pebble.Options{
-		Logger: quietLogger{log},
+		Logger:    quietLogger{log},
+		CacheSize: cacheSize,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open the store in %s (is another event store using it?): %w", dir, err)
@@ -332,6 +335,7 @@ func (s *store) ack(g *writeGroup) {
 			}
 			g.events = nil
 		} else {
+			s.index.publish(g.events)
 			s.durable.Store(g.lastPos)
 			s.hub.publish(g.events, g.lastPos)
 		}

@@ -19,7 +19,8 @@ var errStopScan = errors.New("stop scan")
 
 // streamView is a stream's durable state as of a watermark.
 type streamView struct {
-	lastRev    int64 // -1: no event
+	lastRev    int64  // -1: no event
+	lastPos    uint64 // position of the event at lastRev
 	tombstoned bool
 	meta       streamMeta
 }
@@ -45,11 +46,11 @@ func (v streamView) expired(created, now int64) bool {
 // count.
 func (s *store) view(name string, w uint64) (streamView, error) {
 	v := streamView{lastRev: -1}
-	rev, _, tomb, err := s.lastEntry(name, w)
+	e, err := s.tail(name, w)
 	if err != nil {
 		return v, err
 	}
-	v.lastRev, v.tombstoned = rev, tomb
+	v.lastRev, v.lastPos, v.tombstoned = e.lastRev, e.lastPos, e.tombstoned
 	if isMetadataStream(name) {
 		// Metadata streams keep only their latest event, as in KurrentDB.
 		v.meta = streamMeta{maxCount: 1}
@@ -57,6 +58,22 @@ func (s *store) view(name string, w uint64) (streamView, error) {
 	}
 	v.meta, err = s.metaFor(name, w)
 	return v, err
+}
+
+// tail returns a stream's durable tail as of watermark w, from the stream
+// index or else from Pebble.
+func (s *store) tail(name string, w uint64) (indexEntry, error) {
+	e, gen, ok := s.index.lookup(name, w)
+	if ok {
+		return e, nil
+	}
+	rev, pos, tomb, err := s.lastEntry(name, w)
+	if err != nil {
+		return indexEntry{}, err
+	}
+	e = indexEntry{asOf: w, lastRev: rev, lastPos: pos, tombstoned: tomb}
+	s.index.fill(name, e, gen)
+	return e, nil
 }
 
 // lastEntry finds the last durable revision of a stream (the tombstone
@@ -85,11 +102,11 @@ func (s *store) lastEntry(name string, w uint64) (rev int64, pos uint64, tombsto
 // metaFor returns the durable metadata of a non-metadata stream, cached by
 // the position of its latest metadata event.
 func (s *store) metaFor(name string, w uint64) (streamMeta, error) {
-	metaName := metadataStreamPrefix + name
-	rev, pos, _, err := s.lastEntry(metaName, w)
-	if err != nil || rev < 0 {
+	e, err := s.tail(metadataStreamPrefix+name, w)
+	if err != nil || e.lastRev < 0 {
 		return streamMeta{}, err
 	}
+	pos := e.lastPos
 	s.metaMu.Lock()
 	c, ok := s.metaCache[name]
 	s.metaMu.Unlock()
@@ -196,6 +213,57 @@ func (s *store) scanStreamChunk(lo, hi []byte, backwards bool, w uint64, fn func
 		return rev == 0, rev - 1, nil
 	}
 	return false, rev + 1, nil
+}
+
+// shortRead is the most revisions a read fetches by point lookups; longer
+// reads iterate the stream's index, which costs more to set up but less per
+// event.
+const shortRead = 8
+
+// readShort calls fn for the events of a stream with revisions in
+// [from, to], all of them durable (to is at most v.lastRev, the durable
+// tail), ascending or descending. Each event is found by point lookups: its
+// position in the stream's index (known from v for the last revision), then
+// its record in the $all log. The record passed to fn aliases Pebble memory
+// valid only during the call.
+func (s *store) readShort(name string, from, to int64, backwards bool, v streamView, fn func(pos uint64, rec record) error) error {
+	if to > v.lastRev {
+		return fmt.Errorf("stream %q: short read to revision %d past the durable tail %d", name, to, v.lastRev)
+	}
+	key := streamPrefix(name)
+	base := len(key)
+	evKey := make([]byte, 9)
+	evKey[0] = prefixEvent
+	for i := from; i <= to; i++ {
+		rev := i
+		if backwards {
+			rev = to - (i - from)
+		}
+		pos := v.lastPos
+		if rev != v.lastRev {
+			key = binary.BigEndian.AppendUint64(key[:base], uint64(rev))
+			pv, closer, err := s.db.Get(key)
+			if err != nil {
+				return fmt.Errorf("stream %q revision %d: index entry: %w", name, rev, err)
+			}
+			pos = binary.BigEndian.Uint64(pv)
+			_ = closer.Close()
+		}
+		binary.BigEndian.PutUint64(evKey[1:], pos)
+		ev, closer, err := s.db.Get(evKey)
+		if err != nil {
+			return fmt.Errorf("stream %q revision %d: event at position %d: %w", name, rev, pos, err)
+		}
+		rec, err := decodeRecord(ev)
+		if err == nil {
+			err = fn(pos, rec)
+		}
+		_ = closer.Close()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // scanAll calls fn for the events of the $all log with positions in

@@ -1,0 +1,105 @@
+package eventstore
+
+import "sync"
+
+// streamIndexLimit bounds the streams the read index remembers; past it the
+// index forgets part of them, which are then looked up in Pebble again.
+const streamIndexLimit = 200_000
+
+// streamIndex remembers the durable tail of recently read or written
+// streams (metadata streams included), so that a read of a short or missing
+// stream need not search Pebble's index for its last revision, nor for its
+// metadata stream.
+//
+// An entry is exact for every watermark at or above its asOf: the
+// acknowledger applies each durable change to the index before it advances
+// the watermark past it, so no change at or below a reader's watermark can
+// be missing from an entry the reader finds with asOf at or below that
+// watermark. A reader that misses looks in Pebble as of its watermark w and
+// may fill the entry, unless a change above w reached the index meanwhile
+// (the entry's asOf is then above w) or the index forgot entries since the
+// reader looked (gen moved), either of which could make its view stale.
+type streamIndex struct {
+	mu  sync.RWMutex
+	gen uint64 // advanced whenever entries are forgotten
+	m   map[string]indexEntry
+}
+
+// indexEntry is a stream's durable tail as of asOf.
+type indexEntry struct {
+	asOf       uint64 // the entry holds for watermarks at or above this position
+	lastRev    int64  // -1: no event (the tombstone excluded)
+	lastPos    uint64 // position of the event at lastRev
+	tombstoned bool
+	// unknown marks a change the acknowledger could not fold in (a
+	// tombstone of a stream it did not know): readers look in Pebble.
+	unknown bool
+}
+
+// lookup returns the entry of name if it holds at watermark w, and otherwise
+// the generation to pass to fill.
+func (x *streamIndex) lookup(name string, w uint64) (e indexEntry, gen uint64, ok bool) {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	e, ok = x.m[name]
+	return e, x.gen, ok && !e.unknown && e.asOf <= w
+}
+
+// fill records what a reader found in Pebble as of e.asOf, unless the index
+// forgot entries since lookup returned gen or already holds newer knowledge.
+func (x *streamIndex) fill(name string, e indexEntry, gen uint64) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.gen != gen {
+		return
+	}
+	if old, ok := x.m[name]; ok && (old.asOf > e.asOf || old.asOf == e.asOf && !old.unknown) {
+		return
+	}
+	x.put(name, e)
+}
+
+// publish folds a durable group's events into the index. The caller must
+// then, and only then, advance the watermark past them.
+func (x *streamIndex) publish(events []*liveEvent) {
+	if len(events) == 0 {
+		return
+	}
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	for _, ev := range events {
+		old, ok := x.m[ev.stream]
+		e := indexEntry{asOf: ev.pos}
+		switch {
+		case ev.rev != tombstoneRevision:
+			// An append is refused on a tombstoned stream, so the stream
+			// is not tombstoned, and its tail is this event.
+			e.lastRev, e.lastPos = ev.rev, ev.pos
+		case ok && !old.unknown:
+			e.lastRev, e.lastPos, e.tombstoned = old.lastRev, old.lastPos, true
+		default:
+			e.unknown = true
+		}
+		x.put(ev.stream, e)
+	}
+}
+
+// put stores an entry, forgetting a quarter of the index when it is full.
+// The caller holds mu.
+func (x *streamIndex) put(name string, e indexEntry) {
+	if x.m == nil {
+		x.m = map[string]indexEntry{}
+	}
+	if _, ok := x.m[name]; !ok && len(x.m) >= streamIndexLimit {
+		x.gen++
+		drop := len(x.m) / 4
+		for k := range x.m {
+			if drop == 0 {
+				break
+			}
+			delete(x.m, k)
+			drop--
+		}
+	}
+	x.m[name] = e
+}
