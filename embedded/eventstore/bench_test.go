@@ -386,6 +386,11 @@ func BenchmarkReadStream(b *testing.B) {
 const (
 	shortStreams   = 10_000
 	shortStreamLen = 5
+	// Then shortNoise events in one stream push those out of the recent
+	// events kept in memory, and shortRecent streams of shortStreamLen
+	// events are written last, as the saga reads what was just written.
+	shortNoise  = 2 * recentSlots
+	shortRecent = 1000
 )
 
 // discardRead is a Read stream that counts and drops what is sent.
@@ -399,27 +404,37 @@ func (d *discardRead) SendMsg(any) error        { d.sent++; return nil }
 
 // shortFixture fills a server's store with shortStreams streams of
 // shortStreamLen events (no metadata), interleaved as concurrent writers
-// leave them, and flushes Pebble so that reads come from sstables.
-func shortFixture(b *testing.B, cacheSize int64) (*Server, []string) {
+// leave them, then shortNoise events, then shortRecent streams, and flushes
+// Pebble so that reads come from sstables or the recent events. It returns
+// the server, the first streams and the recent ones.
+func shortFixture(b *testing.B, cacheSize int64) (*Server, []string, []string) {
 	b.Helper()
 	s := startServer(b, Config{CacheSize: cacheSize})
-	names := make([]string, shortStreams)
-	for i := range names {
-		names[i] = newStream("short")
-	}
-	_ = runConcurrently(b, shortStreams*shortStreamLen, 64, func(_, i int) error {
-		name := names[i%shortStreams]
-		p := encodeProposed(name, uuid.New(), "bench.appended", "application/json", []byte(benchPayload), nil, nowTicks())
-		res, err := s.store.submit(context.Background(), &writeReq{op: opAppend, stream: name, expect: expectation{kind: expectAny}, events: []proposed{p}})
-		if err == nil {
-			err = res.err
+	fill := func(names []string, prefix string, perAppend int) {
+		for i := range names {
+			names[i] = newStream(prefix)
 		}
-		return err
-	})
+		_ = runConcurrently(b, len(names)*shortStreamLen/perAppend, 64, func(_, i int) error {
+			name := names[i%len(names)]
+			evs := make([]proposed, perAppend)
+			for j := range evs {
+				evs[j] = encodeProposed(name, uuid.New(), "bench.appended", "application/json", []byte(benchPayload), nil, nowTicks())
+			}
+			res, err := s.store.submit(context.Background(), &writeReq{op: opAppend, stream: name, expect: expectation{kind: expectAny}, events: evs})
+			if err == nil {
+				err = res.err
+			}
+			return err
+		})
+	}
+	old, noise, recent := make([]string, shortStreams), make([]string, 1), make([]string, shortRecent)
+	fill(old, "short", 1)
+	fill(noise, "noise", shortNoise/shortStreamLen)
+	fill(recent, "recent", 1)
 	if err := s.store.db.Flush(); err != nil {
 		b.Fatal(err)
 	}
-	return s, names
+	return s, old, recent
 }
 
 // oldReadStream is the read path the stream index and point reads replaced,
@@ -474,36 +489,44 @@ func oldReadStream(s *store, out *sender, name string, from int64, count uint64)
 // process (old-ns/read) and a single Pebble Get of one event record
 // (pebble-get-ns), with Pebble's former default 8 MiB block cache and with
 // the event store's default. Cases: forward-1to3 reads 1 to 3 events after
-// a revision, caught-up reads forwards past the last event, last reads
-// backwards from the end with count 1 (a snapshot load), missing reads a
-// stream that does not exist.
+// a revision, recent-1to3 the same from streams written last (their events
+// still in memory), caught-up reads forwards past the last event, last
+// reads backwards from the end with count 1 (a snapshot load), missing
+// reads a stream that does not exist.
 func BenchmarkReadStreamShort(b *testing.B) {
 	type readCase struct {
 		name string
 		// read returns the stream, the revision to read forwards from (-1:
 		// backwards from the end), the count and the messages expected.
-		read func(names []string, i int) (string, int64, uint64, int)
+		read   func(names []string, i int) (string, int64, uint64, int)
+		recent bool // reads the streams written last
+	}
+	forward := func(names []string, i int) (string, int64, uint64, int) {
+		k := 1 + i%3
+		return names[(i*7919)%len(names)], int64(shortStreamLen - k), 100, k
 	}
 	cases := []readCase{
-		{"forward-1to3", func(names []string, i int) (string, int64, uint64, int) {
-			k := 1 + i%3
-			return names[(i*7919)%len(names)], int64(shortStreamLen - k), 100, k
-		}},
+		{"forward-1to3", forward, false},
+		{"recent-1to3", forward, true},
 		{"caught-up", func(names []string, i int) (string, int64, uint64, int) {
 			return names[(i*7919)%len(names)], shortStreamLen, 100, 0
-		}},
+		}, false},
 		{"last", func(names []string, i int) (string, int64, uint64, int) {
 			return names[(i*7919)%len(names)], -1, 1, 1
-		}},
+		}, false},
 		{"missing", func(names []string, i int) (string, int64, uint64, int) {
 			return "missing-" + strconv.Itoa(i%shortStreams), 0, 100, 1
-		}},
+		}, false},
 	}
 	for _, cache := range []int64{8 << 20, DefaultCacheSize} {
 		b.Run(fmt.Sprintf("cache=%dMiB", cache>>20), func(b *testing.B) {
-			s, names := shortFixture(b, cache)
+			s, old, recent := shortFixture(b, cache)
 			for _, rc := range cases {
 				b.Run(rc.name, func(b *testing.B) {
+					names := old
+					if rc.recent {
+						names = recent
+					}
 					ours := func(i int) error {
 						name, from, count, want := rc.read(names, i)
 						so := &api.ReadReq_Options_StreamOptions{}

@@ -149,9 +149,7 @@ func (s *Server) readStream(out *sender, name string, so *api.ReadReq_Options_St
 		} else {
 			to = from + int64(n) - 1
 		}
-		return s.store.readShort(name, from, to, backwards, v, func(pos uint64, rec record) error {
-			return out.event(rec.proto, pos)
-		})
+		return s.store.readShort(name, from, to, backwards, v, out.event)
 	}
 	now := nowTicks()
 	sent := uint64(0)

@@ -64,7 +64,8 @@ type store struct {
 	metaMu    sync.Mutex
 	metaCache map[string]cachedMeta // durable metadata by stream, for readers
 
-	index streamIndex // durable stream tails, for readers
+	index  streamIndex  // durable stream tails, for readers
+	recent recentEvents // the latest durable events, for readers
 }
 
 type cachedMeta struct {
@@ -335,6 +336,7 @@ func (s *store) ack(g *writeGroup) {
 			}
 			g.events = nil
 		} else {
+			s.recent.add(g.events)
 			s.index.publish(g.events)
 			s.durable.Store(g.lastPos)
 			s.hub.publish(g.events, g.lastPos)

@@ -19,8 +19,8 @@ var errStopScan = errors.New("stop scan")
 
 // streamView is a stream's durable state as of a watermark.
 type streamView struct {
-	lastRev    int64  // -1: no event
-	lastPos    uint64 // position of the event at lastRev
+	lastRev    int64 // -1: no event
+	tail       tailPositions
 	tombstoned bool
 	meta       streamMeta
 }
@@ -50,7 +50,7 @@ func (s *store) view(name string, w uint64) (streamView, error) {
 	if err != nil {
 		return v, err
 	}
-	v.lastRev, v.lastPos, v.tombstoned = e.lastRev, e.lastPos, e.tombstoned
+	v.lastRev, v.tail, v.tombstoned = e.lastRev, e.tail, e.tombstoned
 	if isMetadataStream(name) {
 		// Metadata streams keep only their latest event, as in KurrentDB.
 		v.meta = streamMeta{maxCount: 1}
@@ -71,7 +71,10 @@ func (s *store) tail(name string, w uint64) (indexEntry, error) {
 	if err != nil {
 		return indexEntry{}, err
 	}
-	e = indexEntry{asOf: w, lastRev: rev, lastPos: pos, tombstoned: tomb}
+	e = indexEntry{asOf: w, lastRev: rev, tombstoned: tomb}
+	if rev >= 0 {
+		e.tail.push(pos)
+	}
 	s.index.fill(name, e, gen)
 	return e, nil
 }
@@ -106,7 +109,7 @@ func (s *store) metaFor(name string, w uint64) (streamMeta, error) {
 	if err != nil || e.lastRev < 0 {
 		return streamMeta{}, err
 	}
-	pos := e.lastPos
+	pos := e.tail.pos[0]
 	s.metaMu.Lock()
 	c, ok := s.metaCache[name]
 	s.metaMu.Unlock()
@@ -223,40 +226,46 @@ const shortRead = 8
 // readShort calls fn for the events of a stream with revisions in
 // [from, to], all of them durable (to is at most v.lastRev, the durable
 // tail), ascending or descending. Each event is found by point lookups: its
-// position in the stream's index (known from v for the last revision), then
-// its record in the $all log. The record passed to fn aliases Pebble memory
-// valid only during the call.
-func (s *store) readShort(name string, from, to int64, backwards bool, v streamView, fn func(pos uint64, rec record) error) error {
+// position in the stream's index, then its record in the $all log, each
+// skipped when the stream's tail positions or the recent events hold the
+// answer. The RecordedEvent passed to fn aliases memory valid only during
+// the call.
+func (s *store) readShort(name string, from, to int64, backwards bool, v streamView, fn func(recorded []byte, pos uint64) error) error {
 	if to > v.lastRev {
 		return fmt.Errorf("stream %q: short read to revision %d past the durable tail %d", name, to, v.lastRev)
 	}
-	key := streamPrefix(name)
-	base := len(key)
-	evKey := make([]byte, 9)
-	evKey[0] = prefixEvent
+	var prefix, evKey []byte // built on first use; streamPrefix leaves room for the revision
 	for i := from; i <= to; i++ {
 		rev := i
 		if backwards {
 			rev = to - (i - from)
 		}
-		pos := v.lastPos
-		if rev != v.lastRev {
-			key = binary.BigEndian.AppendUint64(key[:base], uint64(rev))
-			pv, closer, err := s.db.Get(key)
+		pos, ok := v.tail.of(rev, v.lastRev)
+		if !ok {
+			if prefix == nil {
+				prefix = streamPrefix(name)
+			}
+			pv, closer, err := s.db.Get(binary.BigEndian.AppendUint64(prefix, uint64(rev)))
 			if err != nil {
 				return fmt.Errorf("stream %q revision %d: index entry: %w", name, rev, err)
 			}
 			pos = binary.BigEndian.Uint64(pv)
 			_ = closer.Close()
 		}
-		binary.BigEndian.PutUint64(evKey[1:], pos)
+		if recorded, ok := s.recent.get(pos); ok {
+			if err := fn(recorded, pos); err != nil {
+				return err
+			}
+			continue
+		}
+		evKey = binary.BigEndian.AppendUint64(append(evKey[:0], prefixEvent), pos)
 		ev, closer, err := s.db.Get(evKey)
 		if err != nil {
 			return fmt.Errorf("stream %q revision %d: event at position %d: %w", name, rev, pos, err)
 		}
 		rec, err := decodeRecord(ev)
 		if err == nil {
-			err = fn(pos, rec)
+			err = fn(rec.proto, pos)
 		}
 		_ = closer.Close()
 		if err != nil {

@@ -29,7 +29,7 @@ type streamIndex struct {
 type indexEntry struct {
 	asOf       uint64 // the entry holds for watermarks at or above this position
 	lastRev    int64  // -1: no event (the tombstone excluded)
-	lastPos    uint64 // position of the event at lastRev
+	tail       tailPositions
 	tombstoned bool
 	// unknown marks a change the acknowledger could not fold in (a
 	// tombstone of a stream it did not know): readers look in Pebble.
@@ -74,9 +74,13 @@ func (x *streamIndex) publish(events []*liveEvent) {
 		case ev.rev != tombstoneRevision:
 			// An append is refused on a tombstoned stream, so the stream
 			// is not tombstoned, and its tail is this event.
-			e.lastRev, e.lastPos = ev.rev, ev.pos
+			e.lastRev = ev.rev
+			if ok && !old.unknown && old.lastRev == ev.rev-1 {
+				e.tail = old.tail
+			}
+			e.tail.push(ev.pos)
 		case ok && !old.unknown:
-			e.lastRev, e.lastPos, e.tombstoned = old.lastRev, old.lastPos, true
+			e.lastRev, e.tail, e.tombstoned = old.lastRev, old.tail, true
 		default:
 			e.unknown = true
 		}
@@ -102,4 +106,32 @@ func (x *streamIndex) put(name string, e indexEntry) {
 		}
 	}
 	x.m[name] = e
+}
+
+// tailLen is how many of a stream's last positions the index keeps, so that
+// a read of the last few events finds them without the stream's index.
+const tailLen = 4
+
+// tailPositions are the positions of a stream's last revisions: pos[i] is
+// the position of revision lastRev-i, for i < n.
+type tailPositions struct {
+	pos [tailLen]uint64
+	n   int
+}
+
+// push records the position of the revision after lastRev.
+func (t *tailPositions) push(pos uint64) {
+	copy(t.pos[1:], t.pos[:tailLen-1])
+	t.pos[0] = pos
+	t.n = min(t.n+1, tailLen)
+}
+
+// of returns the position of revision rev of a stream whose last revision
+// is lastRev, if it is among those kept.
+func (t *tailPositions) of(rev, lastRev int64) (uint64, bool) {
+	d := lastRev - rev
+	if d < 0 || d >= int64(t.n) {
+		return 0, false
+	}
+	return t.pos[d], true
 }
