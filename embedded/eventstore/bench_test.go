@@ -437,50 +437,13 @@ func shortFixture(b *testing.B, cacheSize int64) (*Server, []string, []string) {
 	return s, old, recent
 }
 
-// oldReadStream is the read path the stream index and point reads replaced,
-// kept as the baseline: the tails of the stream and of its metadata stream
-// from two Pebble iterators, then a walk of the stream's index, for a read
-// forwards from a revision (from >= 0) or backwards from the end (from < 0).
-func oldReadStream(s *store, out *sender, name string, from int64, count uint64) error {
-	w := s.durable.Load()
-	lastRev, _, tomb, err := s.lastEntry(name, w)
-	if err != nil {
-		return err
+// readFrom returns the options of a read forwards from revision from, or
+// backwards from the end if from < 0.
+func readFrom(from int64) (*api.ReadReq_Options_StreamOptions, bool) {
+	if from < 0 {
+		return &api.ReadReq_Options_StreamOptions{RevisionOption: &api.ReadReq_Options_StreamOptions_End{}}, true
 	}
-	v := streamView{lastRev: lastRev, tombstoned: tomb}
-	if mrev, mpos, _, err := s.lastEntry(metadataStreamPrefix+name, w); err != nil {
-		return err
-	} else if mrev >= 0 {
-		_, ev, err := s.eventByPos(mpos)
-		if err != nil {
-			return err
-		}
-		v.meta = parseStreamMeta(ev.GetData())
-	}
-	if v.tombstoned {
-		return streamDeletedError(name)
-	}
-	if v.notFound() {
-		return out.notFound(name)
-	}
-	backwards := from < 0
-	to := v.lastRev
-	if backwards {
-		from = v.minRev()
-	} else {
-		from = max(from, v.minRev())
-	}
-	sent := uint64(0)
-	return s.scanStream(name, from, to, backwards, w, func(_ int64, pos uint64, rec record) error {
-		if err := out.event(rec.proto, pos); err != nil {
-			return err
-		}
-		sent++
-		if sent >= count {
-			return errStopScan
-		}
-		return nil
-	})
+	return &api.ReadReq_Options_StreamOptions{RevisionOption: &api.ReadReq_Options_StreamOptions_Revision{Revision: uint64(from)}}, false
 }
 
 // BenchmarkReadStreamShort measures short stream reads served by the store
@@ -529,13 +492,7 @@ func BenchmarkReadStreamShort(b *testing.B) {
 					}
 					ours := func(i int) error {
 						name, from, count, want := rc.read(names, i)
-						so := &api.ReadReq_Options_StreamOptions{}
-						backwards := from < 0
-						if backwards {
-							so.RevisionOption = &api.ReadReq_Options_StreamOptions_End{}
-						} else {
-							so.RevisionOption = &api.ReadReq_Options_StreamOptions_Revision{Revision: uint64(from)}
-						}
+						so, backwards := readFrom(from)
 						d := &discardRead{}
 						if err := s.readStream(&sender{srv: d}, name, so, backwards, count); err != nil {
 							return err
@@ -547,8 +504,9 @@ func BenchmarkReadStreamShort(b *testing.B) {
 					}
 					old := func(i int) error {
 						name, from, count, want := rc.read(names, i)
+						so, backwards := readFrom(from)
 						d := &discardRead{}
-						if err := oldReadStream(s.store, &sender{srv: d}, name, from, count); err != nil {
+						if err := referenceReadStream(s.store, &sender{srv: d}, name, so, backwards, count); err != nil {
 							return err
 						}
 						if d.sent != want {

@@ -20,9 +20,10 @@ const streamIndexLimit = 200_000
 // (the entry's asOf is then above w) or the index forgot entries since the
 // reader looked (gen moved), either of which could make its view stale.
 type streamIndex struct {
-	mu  sync.RWMutex
-	gen uint64 // advanced whenever entries are forgotten
-	m   map[string]indexEntry
+	mu    sync.RWMutex
+	gen   uint64 // advanced whenever entries are forgotten
+	m     map[string]indexEntry
+	limit int // 0: streamIndexLimit
 }
 
 // indexEntry is a stream's durable tail as of asOf.
@@ -94,9 +95,13 @@ func (x *streamIndex) put(name string, e indexEntry) {
 	if x.m == nil {
 		x.m = map[string]indexEntry{}
 	}
-	if _, ok := x.m[name]; !ok && len(x.m) >= streamIndexLimit {
+	limit := x.limit
+	if limit == 0 {
+		limit = streamIndexLimit
+	}
+	if _, ok := x.m[name]; !ok && len(x.m) >= limit {
 		x.gen++
-		drop := len(x.m) / 4
+		drop := max(len(x.m)/4, 1)
 		for k := range x.m {
 			if drop == 0 {
 				break
