@@ -56,6 +56,11 @@ func (s *store) view(name string, w uint64) (streamView, error) {
 		v.meta = streamMeta{maxCount: 1}
 		return v, nil
 	}
+	if v.lastRev < 0 {
+		// Without events metadata changes nothing: the stream is not
+		// found and has nothing to hide.
+		return v, nil
+	}
 	v.meta, err = s.metaFor(name, w)
 	return v, err
 }
