@@ -205,6 +205,20 @@ func TestStreamIndex(t *testing.T) {
 		}
 	}
 
+	// An append the writer saw without metadata tells readers the
+	// metadata stream is empty from then on, unless they know better.
+	x.publish([]*liveEvent{{pos: 250, rev: 0, stream: "m", noMeta: true}})
+	if e, ok := at("$$m", 250); !ok || e.lastRev != -1 {
+		t.Errorf("metadata stream after an append without metadata: %+v, %v", e, ok)
+	}
+	if _, ok := at("$$m", 249); ok {
+		t.Error("the metadata stream's absence answered a read before the append")
+	}
+	x.publish([]*liveEvent{{pos: 251, rev: 0, stream: "$$m"}, {pos: 252, rev: 1, stream: "m", noMeta: true}})
+	if e, ok := at("$$m", 252); !ok || e.lastRev != 0 || e.asOf != 251 {
+		t.Errorf("a later append without metadata hid a known metadata stream: %+v, %v", e, ok)
+	}
+
 	// A tombstone keeps a known tail; on an unknown stream it sends readers
 	// to Pebble until one fills the entry as of the tombstone or later.
 	x.publish([]*liveEvent{{pos: 300, rev: tombstoneRevision, stream: "u"}, {pos: 301, rev: tombstoneRevision, stream: "v"}})

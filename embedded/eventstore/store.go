@@ -150,6 +150,8 @@ type liveEvent struct {
 	typ     string
 	created int64
 	proto   []byte
+	// noMeta: the stream had no metadata event when this one was written.
+	noMeta bool
 }
 
 type writeGroup struct {
@@ -511,6 +513,10 @@ func (s *store) apply(b *pebble.Batch, r *writeReq, g *writeGroup) (writeResult,
 		}
 		last := r.events[len(r.events)-1].data
 		ts.metaBody, ts.meta, ts.metaLoaded = last, parseStreamMeta(last), true
+	} else if ms, ok := s.cache[metadataStreamPrefix+r.stream]; ok && ms.lastRev < 0 && !ms.tombstoned {
+		// Readers will look for the metadata of a stream they read: tell
+		// them there is none as of this append.
+		g.events[len(g.events)-1].noMeta = true
 	}
 	return writeResult{lastRev: st.lastRev, pos: pos, hasPos: true}, nil
 }

@@ -86,6 +86,14 @@ func (x *streamIndex) publish(events []*liveEvent) {
 			e.unknown = true
 		}
 		x.put(ev.stream, e)
+		if ev.noMeta {
+			// The writer saw no metadata event before this one, and any
+			// later one is published after it.
+			name := metadataStreamPrefix + ev.stream
+			if _, ok := x.m[name]; !ok {
+				x.put(name, indexEntry{asOf: ev.pos, lastRev: -1})
+			}
+		}
 	}
 }
 
