@@ -389,7 +389,7 @@ const (
 	// Then shortNoise events in one stream push those out of the recent
 	// events kept in memory, and shortRecent streams of shortStreamLen
 	// events are written last, as the saga reads what was just written.
-	shortNoise  = 2 * recentSlots
+	shortNoise  = 33_000 // over 2 * recentSlots, in appends of 1000
 	shortRecent = 1000
 )
 
@@ -410,11 +410,11 @@ func (d *discardRead) SendMsg(any) error        { d.sent++; return nil }
 func shortFixture(b *testing.B, cacheSize int64) (*Server, []string, []string) {
 	b.Helper()
 	s := startServer(b, Config{CacheSize: cacheSize})
-	fill := func(names []string, prefix string, perAppend int) {
+	fill := func(names []string, prefix string, perStream, perAppend int) {
 		for i := range names {
 			names[i] = newStream(prefix)
 		}
-		_ = runConcurrently(b, len(names)*shortStreamLen/perAppend, 64, func(_, i int) error {
+		_ = runConcurrently(b, len(names)*perStream/perAppend, 64, func(_, i int) error {
 			name := names[i%len(names)]
 			evs := make([]proposed, perAppend)
 			for j := range evs {
@@ -428,11 +428,14 @@ func shortFixture(b *testing.B, cacheSize int64) (*Server, []string, []string) {
 		})
 	}
 	old, noise, recent := make([]string, shortStreams), make([]string, 1), make([]string, shortRecent)
-	fill(old, "short", 1)
-	fill(noise, "noise", shortNoise/shortStreamLen)
-	fill(recent, "recent", 1)
+	fill(old, "short", shortStreamLen, 1)
+	fill(noise, "noise", shortNoise, 1000)
+	fill(recent, "recent", shortStreamLen, 1)
 	if err := s.store.db.Flush(); err != nil {
 		b.Fatal(err)
+	}
+	if want := uint64((shortStreams+shortRecent)*shortStreamLen + shortNoise); s.store.durable.Load() != want {
+		b.Fatalf("the fixture holds %d events, want %d", s.store.durable.Load(), want)
 	}
 	return s, old, recent
 }
