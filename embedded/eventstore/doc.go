@@ -13,6 +13,13 @@
 // position that starts at 1 and grows by one per event; commit and prepare
 // positions are equal.
 //
+// Memory beyond Pebble's memtables: its block cache (Config.CacheSize, 128
+// MiB by default, filled on demand), an index of the durable tails of up to
+// 200,000 recently read or written streams, and the latest 16,384 durable
+// events of at most 4 KiB each. With these a short stream read (a few events
+// after a revision, the last event, a missing stream) is answered from
+// memory or with one point lookup per event.
+//
 // Semantics follow KurrentDB where the client can observe them:
 //   - expected revisions any, no_stream, stream_exists and exact, with the
 //     current revision in wrong-expected-version answers;
