@@ -170,7 +170,8 @@ func appendPaddedUint(b []byte, u uint64, width int) []byte {
 }
 
 func lines(ls []events.Line) ([]any, error) {
-	out := []any{len(ls)}
+	out := make([]any, 1, 1+2*len(ls))
+	out[0] = len(ls)
 	for _, l := range ls {
 		if err := check("sku", l.SKU); err != nil {
 			return nil, err
@@ -199,7 +200,9 @@ func encodeArgs(e events.Event, src Source) ([]any, error) {
 		if err := check("orderId", orderID); err != nil {
 			return nil, err
 		}
-		return append([]any{kind, orderID, timelineMember(e, src)}, rest...), nil
+		out := make([]any, 3, 3+len(rest))
+		out[0], out[1], out[2] = kind, orderID, timelineMember(e, src)
+		return append(out, rest...), nil
 	}
 	cust := func(id string) error { return check("customerId", id) }
 	switch v := e.(type) {

@@ -71,26 +71,58 @@ func (s *Service) Rebuild(ctx context.Context, progress func(done, total int64))
 		pc         sarama.PartitionConsumer
 	}
 	var parts []*part
-	var total int64
 	for _, t := range s.cfg.Topics {
 		ps, err := client.Partitions(t)
 		if err != nil {
 			return fmt.Errorf("rebuild: partitions of %s: %w", t, err)
 		}
 		for _, p := range ps {
-			start, err := client.GetOffset(t, p, sarama.OffsetOldest)
-			if err != nil {
-				return fmt.Errorf("rebuild: %s/%d: %w", t, p, err)
-			}
-			end, err := client.GetOffset(t, p, sarama.OffsetNewest)
-			if err != nil {
-				return fmt.Errorf("rebuild: %s/%d: %w", t, p, err)
-			}
-			pt := &part{topic: t, p: p, start: start, end: end}
-			pt.pos.Store(start)
-			total += end - start
-			parts = append(parts, pt)
+			parts = append(parts, &part{topic: t, p: p})
 		}
+	}
+	// Each partition's bounds, then its consumer (which asks for them
+	// again): four round trips to the broker each, so made for all
+	// partitions at once rather than one after the other, once a first
+	// request has connected each leader (sarama fails a request racing
+	// with the connection it opens).
+	leaders := map[int32]bool{}
+	for _, pt := range parts {
+		b, err := client.Leader(pt.topic, pt.p)
+		if err != nil {
+			return fmt.Errorf("rebuild: leader of %s/%d: %w", pt.topic, pt.p, err)
+		}
+		if !leaders[b.ID()] {
+			leaders[b.ID()] = true
+			if _, err := client.GetOffset(pt.topic, pt.p, sarama.OffsetOldest); err != nil {
+				return fmt.Errorf("rebuild: %s/%d: %w", pt.topic, pt.p, err)
+			}
+		}
+	}
+	err = concurrently(parts, func(pt *part) error {
+		var err error
+		if pt.start, err = client.GetOffset(pt.topic, pt.p, sarama.OffsetOldest); err != nil {
+			return fmt.Errorf("rebuild: %s/%d: %w", pt.topic, pt.p, err)
+		}
+		if pt.end, err = client.GetOffset(pt.topic, pt.p, sarama.OffsetNewest); err != nil {
+			return fmt.Errorf("rebuild: %s/%d: %w", pt.topic, pt.p, err)
+		}
+		pt.pos.Store(pt.start)
+		if pt.pc, err = consumer.ConsumePartition(pt.topic, pt.p, pt.start); err != nil {
+			return fmt.Errorf("rebuild: consume %s/%d: %w", pt.topic, pt.p, err)
+		}
+		return nil
+	})
+	if err != nil {
+		for _, pt := range parts {
+			if pt.pc != nil {
+				pt.pc.AsyncClose()
+			}
+		}
+		return err
+	}
+	var total int64
+	for _, pt := range parts {
+		total += pt.end - pt.start
 	}
 	log.Info("projections: rebuild started", "records", total)
 
@@ -103,18 +135,17 @@ func (s *Service) Rebuild(ctx context.Context, progress func(done, total int64))
 			errc <- err
 		}
 	}
-	records := make(chan record, 8192)
+	// Records go to the folder in runs of a partition's consecutive
+	// records (one channel operation per run, not per record); a folded
+	// run's slice is reused.
+	records := make(chan []record, 128)
+	free := make(chan []record, 256)
 	for _, pt := range parts {
-		pc, err := consumer.ConsumePartition(pt.topic, pt.p, pt.start)
-		if err != nil {
-			return fmt.Errorf("rebuild: consume %s/%d: %w", pt.topic, pt.p, err)
-		}
-		pt.pc = pc
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			defer pt.pc.AsyncClose()
-			if err := s.readPartition(runCtx, pt.pc, &pt.pos, records); err != nil {
+			if err := s.readPartition(runCtx, pt.pc, &pt.pos, records, free); err != nil {
 				fail(fmt.Errorf("rebuild %s/%d: %w", pt.topic, pt.p, err))
 			}
 		}()
@@ -144,7 +175,7 @@ func (s *Service) Rebuild(ctx context.Context, progress func(done, total int64))
 	wg.Add(2)
 	go func() {
 		defer wg.Done()
-		fail(s.fold(runCtx, gen, records, batches))
+		fail(s.fold(runCtx, gen, records, free, batches))
 	}()
 	go func() {
 		defer wg.Done()
@@ -189,6 +220,27 @@ func (s *Service) Rebuild(ctx context.Context, progress func(done, total int64))
 	}
 }
 
+// concurrently calls fn for every item at once and returns the first
+// error (once all calls have returned).
+func concurrently[T any](items []T, fn func(T) error) error {
+	errs := make([]error, len(items))
+	var wg sync.WaitGroup
+	for i, it := range items {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = fn(it)
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // batchWriter returns the client a rebuild writes its folded batches
 // with: one that never retries a pipeline and waits long for its answer.
 // A folded batch is not idempotent (counters are incremented), and
@@ -225,9 +277,13 @@ type foldedBatch struct {
 	pos    map[*atomic.Int64]int64
 }
 
+// runLen is at most how many records a run holds.
+const runLen = 64
+
 // readPartition decodes a partition's records and hands them to the
-// folder, in order.
-func (s *Service) readPartition(ctx context.Context, pc sarama.PartitionConsumer, pos *atomic.Int64, out chan<- record) error {
+// folder in order, in runs of those that have arrived (up to runLen).
+func (s *Service) readPartition(ctx context.Context, pc sarama.PartitionConsumer, pos *atomic.Int64,
+	out chan<- []record, free chan []record) error {
 	dec := model.NewDecoder()
 	for {
 		var msg *sarama.ConsumerMessage
@@ -238,11 +294,29 @@ func (s *Service) readPartition(ctx context.Context, pc sarama.PartitionConsumer
 			return err
 		case msg = <-pc.Messages():
 		}
-		ev, ok := s.decode(dec, msg)
+		var run []record
+		select {
+		case run = <-free:
+		default:
+			run = make([]record, 0, runLen)
+		}
+		for {
+			ev, ok := s.decode(dec, msg)
+			run = append(run, record{ev: ev, ok: ok, next: msg.Offset + 1, pos: pos})
+			if len(run) == runLen {
+				break
+			}
+			select {
+			case msg = <-pc.Messages():
+				continue
+			default:
+			}
+			break
+		}
 		select {
 		case <-ctx.Done():
 			return nil
-		case out <- record{ev: ev, ok: ok, next: msg.Offset + 1, pos: pos}:
+		case out <- run:
 		}
 	}
 }
@@ -252,63 +326,70 @@ func (s *Service) readPartition(ctx context.Context, pc sarama.PartitionConsumer
 // busier Redis is, the more of each key's writes one command carries. The
 // writer gets a batch as soon as it is free and the batch holds at least
 // minBatch records, or whatever is folded when no record is waiting.
-func (s *Service) fold(ctx context.Context, gen string, in <-chan record, out chan<- foldedBatch) error {
+func (s *Service) fold(ctx context.Context, gen string, in <-chan []record, free chan<- []record,
+	out chan<- foldedBatch) error {
 	f := s.model.Folder(gen)
 	minBatch := min(s.cfg.RebuildBatch, 2048)
 	n, pos := 0, map[*atomic.Int64]int64{}
+	batch := func() foldedBatch { return foldedBatch{writes: f.Batch(), pos: pos} }
 	handed := func() { f.Take(); n, pos = 0, map[*atomic.Int64]int64{} }
-	add := func(r record) error {
-		if r.ok {
-			if err := f.Fold(r.ev); err != nil {
-				return err
+	// add folds a run, handing full batches over on the way; false when
+	// ctx ended first.
+	add := func(run []record) (bool, error) {
+		for _, r := range run {
+			if n >= s.cfg.RebuildBatch {
+				select {
+				case <-ctx.Done():
+					return false, nil
+				case out <- batch():
+					handed()
+				}
 			}
+			if r.ok {
+				if err := f.Fold(r.ev); err != nil {
+					return false, err
+				}
+			}
+			pos[r.pos] = r.next
+			n++
 		}
-		pos[r.pos] = r.next
-		n++
-		return nil
+		clear(run)
+		select {
+		case free <- run[:0]:
+		default:
+		}
+		return true, nil
 	}
 	for {
-		b := foldedBatch{writes: f.Batch(), pos: pos}
-		if n >= s.cfg.RebuildBatch {
-			select {
-			case <-ctx.Done():
-				return nil
-			case out <- b:
-				handed()
-			}
-			continue
-		}
 		if n >= minBatch {
 			select {
-			case out <- b:
+			case out <- batch():
 				handed()
 				continue
 			default:
 			}
 		}
+		var run []record
 		select {
-		case r := <-in:
-			if err := add(r); err != nil {
-				return err
-			}
-			continue
+		case run = <-in:
 		default:
-		}
-		// No record waiting: hand over what is folded as soon as the
-		// writer is free, or fold the next record to come.
-		var to chan<- foldedBatch
-		if n > 0 {
-			to = out
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case to <- b:
-			handed()
-		case r := <-in:
-			if err := add(r); err != nil {
-				return err
+			// No record waiting: hand over what is folded as soon as
+			// the writer is free, or fold the next run to come.
+			var to chan<- foldedBatch
+			if n > 0 {
+				to = out
 			}
+			select {
+			case <-ctx.Done():
+				return nil
+			case to <- batch():
+				handed()
+				continue
+			case run = <-in:
+			}
+		}
+		if ok, err := add(run); !ok || err != nil {
+			return err
 		}
 	}
 }
