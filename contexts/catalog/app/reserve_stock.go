@@ -25,7 +25,9 @@ type ReserveStock struct {
 // was placed is never reserved.
 func (a *Application) ReserveStock(ctx context.Context, cmd ReserveStock) error {
 	ctx = eventstore.WithEventIDSource(eventstore.WithCausation(ctx, cmd.Cause), cmd.Cause)
-	s, err := a.update(ctx, cmd.OrderID, func(r *reservation.Reservation) error {
+	// The order's placement is what creates its reservation: expect a new
+	// stream (a redelivery finds out at the append).
+	s, err := a.update(eventstore.WithNewStream(ctx), cmd.OrderID, func(r *reservation.Reservation) error {
 		return r.Request(cmd.Lines, cmd.Cause)
 	})
 	if err != nil {

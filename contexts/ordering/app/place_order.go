@@ -69,14 +69,19 @@ func (a *App) PlaceOrder(ctx context.Context, cmd PlaceOrder) (PlaceOrderResult,
 	if err != nil {
 		return PlaceOrderResult{}, err
 	}
-	orderID, requestHash := uuid.NewString(), ""
+	orderID, requestHash, drawn := uuid.NewString(), "", true
 	if cmd.IdempotencyKey != "" {
+		drawn = false
 		orderID = uuid.NewSHA1(idempotencyNamespace, []byte(cmd.CustomerID+"\x00"+cmd.IdempotencyKey)).String()
 		requestHash = hashRequest(cmd)
 	}
 	now := a.cfg.Now().UTC()
 	// The order id correlates every event of its saga.
 	ctx = eventstore.WithCorrelation(ctx, orderID)
+	if drawn {
+		// A drawn id is a new stream: the update need not read it first.
+		ctx = eventstore.WithNewStream(ctx)
+	}
 	repeat := false
 	w, err := a.cfg.Orders.Update(ctx, orderID, func(o *order.Order) error {
 		repeat = o.Placed()

@@ -19,7 +19,9 @@ func (a *Application) OnOrderPlaced(ctx context.Context, e events.OrderPlaced, c
 	}
 	unlock := a.locks.lock(e.OrderID)
 	defer unlock()
-	v, err := a.update(eventstore.WithEventIDSource(ctx, cause.EventID), e.OrderID, func(p *payment.Payment) error {
+	// The first of the order's facts creates its payment; the second
+	// usually finds it in the cache, so a new stream is the better guess.
+	v, err := a.update(eventstore.WithNewStream(eventstore.WithEventIDSource(ctx, cause.EventID)), e.OrderID, func(p *payment.Payment) error {
 		if err := p.RecordOrder(cause.EventID, e.CustomerID, e.TotalCents, currency, payment.Method(e.PaymentMethod)); err != nil {
 			return err
 		}

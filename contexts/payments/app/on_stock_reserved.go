@@ -15,7 +15,9 @@ func (a *Application) OnStockReserved(ctx context.Context, e events.StockReserve
 	ctx = cause.with(ctx)
 	unlock := a.locks.lock(e.OrderID)
 	defer unlock()
-	v, err := a.update(eventstore.WithEventIDSource(ctx, cause.EventID), e.OrderID, func(p *payment.Payment) error {
+	// The first of the order's facts creates its payment; the second
+	// usually finds it in the cache, so a new stream is the better guess.
+	v, err := a.update(eventstore.WithNewStream(eventstore.WithEventIDSource(ctx, cause.EventID)), e.OrderID, func(p *payment.Payment) error {
 		p.NoteStockReserved(cause.EventID)
 		return startCaptureIfDue(p, e.OrderID)
 	})

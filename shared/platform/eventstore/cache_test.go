@@ -226,3 +226,72 @@ func TestCacheNeedsACachedAggregate(t *testing.T) {
 		t.Fatalf("NewRepository: %v, want an error naming CachedAggregate", err)
 	}
 }
+
+// Under WithNewStream an update starts from a new aggregate without
+// reading; when the stream does exist, the no_stream append fails and fn
+// runs again on the store's state.
+func TestNewStreamHintIsCheckedByTheAppend(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, withCache)
+	ctx := eventstore.WithNewStream(t.Context())
+	var owners []string
+	openOnce := func(a *account) error {
+		owners = append(owners, a.owner)
+		if a.owner != "" {
+			return nil
+		}
+		return a.Open("ada")
+	}
+	if _, err := f.repo.Update(ctx, f.id, openOnce); err != nil {
+		t.Fatal(err)
+	}
+	if len(owners) != 1 {
+		t.Fatalf("fn ran %d times on a new stream, want 1", len(owners))
+	}
+	f.thenStream(opened)
+
+	// Another process (no cache shared) with the same wrong guess.
+	other := newRepo(t, f.client, withCache)
+	owners = nil
+	if _, err := other.Update(ctx, f.id, openOnce); err != nil {
+		t.Fatal(err)
+	}
+	if len(owners) != 2 || owners[0] != "" || owners[1] != "ada" {
+		t.Fatalf("fn saw owners %q, want a new account then the stored one", owners)
+	}
+	f.thenStream(opened)
+	if _, err := other.Update(ctx, f.id, deposit(5, "")); err != nil {
+		t.Fatal(err)
+	}
+	f.thenStream(opened, deposited)
+}
+
+// A wrong guess that repeats the stream's first append exactly (same
+// derived event ids: a redelivered cause) is a duplicate at the store, so
+// the update succeeds on a state that is behind; the next update's append
+// check finds that out and decides on the store's state.
+func TestNewStreamHintOnARepeatedFirstAppend(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, withCache)
+	cause := eventstore.WithEventIDSource(t.Context(), "cause-"+f.id)
+	if _, err := f.repo.Update(cause, f.id, open("ada")); err != nil {
+		t.Fatal(err)
+	}
+	f.given(deposit(3, ""))
+	other := newRepo(t, f.client, withCache)
+	if _, err := other.Update(eventstore.WithNewStream(cause), f.id, open("ada")); err != nil {
+		t.Fatalf("repeated first append: %v, want the store's duplicate answer", err)
+	}
+	f.thenStream(opened, deposited)
+	var balance int
+	if _, err := other.Update(t.Context(), f.id, func(a *account) error {
+		balance = a.balance
+		return a.Deposit(4, "")
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if balance != 3 {
+		t.Fatalf("the update after the repeat decided on balance %d, want the store's 3", balance)
+	}
+	f.thenStream(opened, deposited, deposited)
+}

@@ -135,6 +135,7 @@ const (
 	causationKey
 	traceparentKey
 	eventIDSourceKey
+	newStreamKey
 )
 
 // WithCorrelation returns a context whose appends carry correlationID.
@@ -161,6 +162,23 @@ func WithTraceparent(ctx context.Context, traceparent string) context.Context {
 // append per stream.
 func WithEventIDSource(ctx context.Context, source string) context.Context {
 	return context.WithValue(ctx, eventIDSourceKey, source)
+}
+
+// WithNewStream returns a context under which Update expects the
+// aggregate's stream not to exist yet (an id the caller just drew, the
+// first event of a process) and, unless its cache holds the stream, starts
+// from a new aggregate without reading the store. When the stream does
+// exist, the append's no_stream check fails and the update reloads and
+// decides again; a decision that appends nothing is taken again on the
+// store's state, as for a cached aggregate. A wrong guess therefore costs
+// a round trip, never a wrong write. Not for aggregates with snapshots.
+func WithNewStream(ctx context.Context) context.Context {
+	return context.WithValue(ctx, newStreamKey, true)
+}
+
+func expectsNewStream(ctx context.Context) bool {
+	v, _ := ctx.Value(newStreamKey).(bool)
+	return v
 }
 
 // WithCause returns a context for the commands an event causes: their

@@ -190,8 +190,8 @@ func (r *Repository[A]) LoadAt(ctx context.Context, id string, revision uint64) 
 // is and nothing is appended. Event metadata and ids come from ctx (see
 // [WithCorrelation], [WithEventIDSource]). With RepositoryConfig.Cache, the
 // aggregate may come from the cache instead of the store (see CacheConfig),
-// and fn may be called once more on the store's state when it records
-// nothing or fails.
+// or be a new one under [WithNewStream], and fn may then be called once
+// more on the store's state when it records nothing or fails.
 func (r *Repository[A]) Update(ctx context.Context, id string, fn func(A) error) (Result, error) {
 	if !idRe.MatchString(id) {
 		return Result{}, fmt.Errorf("%w: %q", ErrInvalidID, id)
@@ -216,7 +216,13 @@ func (r *Repository[A]) Update(ctx context.Context, id string, fn func(A) error)
 			err = r.catchUp(ctx, id, stream, &st)
 		case trust:
 			st, fromCache = slot.take()
-			if !fromCache {
+			switch {
+			case fromCache:
+			case expectsNewStream(ctx) && r.cfg.Snapshots == nil:
+				// Taken like a cached state: the append's no_stream
+				// check, or the store's state, has the last word.
+				st, fromCache = loaded[A]{agg: r.cfg.New(id)}, true
+			default:
 				st, err = r.load(ctx, id, nil)
 			}
 		default:
@@ -251,7 +257,9 @@ func (r *Repository[A]) Update(ctx context.Context, id string, fn func(A) error)
 			r.saved(ctx, stream, slot, st, res.Revision)
 			return res, nil
 		}
-		// The cached state, if any, was taken: the next attempt reads the store.
+		// Whatever the attempt started from is stale: the next one reads
+		// the store.
+		trust = false
 		if !IsWrongExpectedVersion(err) {
 			return Result{}, err
 		}
