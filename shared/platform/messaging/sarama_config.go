@@ -2,6 +2,7 @@ package messaging
 
 import (
 	"github.com/IBM/sarama"
+	"github.com/rcrowley/go-metrics"
 )
 
 // KafkaVersion is the protocol version every sarama client in Troupe
@@ -10,6 +11,14 @@ import (
 // gives idempotent producers and the consumer-group protocol both servers
 // speak. It is proven against real Kafka 4.x and kfake by the tests module.
 var KafkaVersion = sarama.V3_6_0_0
+
+func init() {
+	// Sarama records per-broker and per-topic rates and histograms in
+	// go-metrics on every request; nothing here reads them (the platform's
+	// metrics are Prometheus', see the readmodel and admin packages), and
+	// they cost CPU on the saga's every hop.
+	metrics.UseNilMetrics = true
+}
 
 // NewSaramaConfig returns Troupe's default sarama configuration for a client
 // named clientID: explicit protocol version, acks from all in-sync replicas
