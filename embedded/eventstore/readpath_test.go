@@ -141,28 +141,24 @@ func readOutcomeOf(read func(out *sender) error) readOutcome {
 	return o
 }
 
-// forget empties the stream index, as a restart or an overflow does.
+// forget empties the stream index, as an overflow does.
 func (x *streamIndex) forget() {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	x.m = nil
-	x.gen++
+	x.floor = x.published
 }
 
 func TestStreamIndex(t *testing.T) {
 	t.Parallel()
 	var x streamIndex
-	at := func(name string, w uint64) (indexEntry, bool) {
-		e, _, ok := x.lookup(name, w)
-		return e, ok
-	}
+	at := x.lookup
 
 	// A reader's fill holds for its watermark and later ones.
-	_, gen, ok := x.lookup("s", 10)
-	if ok {
+	if _, ok := x.lookup("s", 10); ok {
 		t.Fatal("empty index answered")
 	}
-	x.fill("s", indexEntry{asOf: 10, lastRev: -1}, gen)
+	x.fill("s", indexEntry{asOf: 10, lastRev: -1})
 	if e, ok := at("s", 10); !ok || e.lastRev != -1 {
 		t.Errorf("after fill at 10: %+v, %v", e, ok)
 	}
@@ -172,9 +168,8 @@ func TestStreamIndex(t *testing.T) {
 
 	// A write acknowledged after a reader looked makes that reader's fill
 	// stale: it must not replace the entry.
-	_, gen, _ = x.lookup("s", 11)
 	x.publish([]*liveEvent{{pos: 12, rev: 0, stream: "s"}})
-	x.fill("s", indexEntry{asOf: 11, lastRev: -1}, gen)
+	x.fill("s", indexEntry{asOf: 11, lastRev: -1})
 	if e, ok := at("s", 12); !ok || e.lastRev != 0 || e.tail.pos[0] != 12 {
 		t.Errorf("a stale fill replaced the published entry: %+v, %v", e, ok)
 	}
@@ -182,12 +177,18 @@ func TestStreamIndex(t *testing.T) {
 		t.Error("an entry as of 12 answered a read at watermark 11")
 	}
 
-	// Forgetting entries voids fills computed before.
-	_, gen, _ = x.lookup("t", 20)
+	// Once the index forgot a change, a fill as of an older watermark
+	// would lack it and nothing would bring it back: refused. A fill as of
+	// a watermark past every forgotten change is kept.
+	x.publish([]*liveEvent{{pos: 25, rev: 0, stream: "t"}})
 	x.forget()
-	x.fill("t", indexEntry{asOf: 20, lastRev: -1}, gen)
-	if _, ok := at("t", 20); ok {
-		t.Error("a fill from before the index forgot its entries was kept")
+	x.fill("t", indexEntry{asOf: 24, lastRev: -1})
+	if _, ok := at("t", 30); ok {
+		t.Error("a fill older than a forgotten change was kept")
+	}
+	x.fill("t", indexEntry{asOf: 25, lastRev: 0})
+	if e, ok := at("t", 30); !ok || e.lastRev != 0 {
+		t.Errorf("a fill as of the forgotten change: %+v, %v", e, ok)
 	}
 
 	// Tail positions follow consecutive appends, four at most.
@@ -225,15 +226,14 @@ func TestStreamIndex(t *testing.T) {
 	if e, ok := at("u", 300); !ok || !e.tombstoned || e.lastRev != 5 {
 		t.Errorf("tombstoned known stream: %+v, %v", e, ok)
 	}
-	_, gen, ok = x.lookup("v", 301)
-	if ok {
+	if _, ok := x.lookup("v", 301); ok {
 		t.Error("the tombstone of an unknown stream answered a read")
 	}
-	x.fill("v", indexEntry{asOf: 300, lastRev: 3, tombstoned: false}, gen)
+	x.fill("v", indexEntry{asOf: 300, lastRev: 3, tombstoned: false})
 	if _, ok := at("v", 301); ok {
 		t.Error("a fill from before the tombstone replaced it")
 	}
-	x.fill("v", indexEntry{asOf: 301, lastRev: 3, tombstoned: true}, gen)
+	x.fill("v", indexEntry{asOf: 301, lastRev: 3, tombstoned: true})
 	if e, ok := at("v", 301); !ok || !e.tombstoned {
 		t.Errorf("fill as of the tombstone: %+v, %v", e, ok)
 	}
@@ -242,7 +242,6 @@ func TestStreamIndex(t *testing.T) {
 func TestStreamIndexOverflow(t *testing.T) {
 	t.Parallel()
 	x := streamIndex{limit: 8}
-	_, gen, _ := x.lookup("late", 1)
 	for i := range 9 {
 		x.publish([]*liveEvent{{pos: uint64(i + 1), rev: 0, stream: fmt.Sprint("s", i)}})
 	}
@@ -252,9 +251,22 @@ func TestStreamIndexOverflow(t *testing.T) {
 	if e, ok := x.m["s8"]; !ok || e.lastRev != 0 {
 		t.Errorf("the entry that overflowed the index is missing: %+v", e)
 	}
-	x.fill("late", indexEntry{asOf: 1, lastRev: -1}, gen)
+	x.fill("late", indexEntry{asOf: 1, lastRev: -1})
 	if _, ok := x.m["late"]; ok {
-		t.Error("a fill from before the overflow was kept")
+		t.Error("a fill older than the overflow was kept")
+	}
+
+	// The race an overflow opens: a change is published (not yet durable),
+	// a reader's fill of another stream overflows the index and forgets it,
+	// and a reader whose watermark is below the change fills its stream
+	// from Pebble. Readers at the change's position must not get that
+	// stale view.
+	y := streamIndex{limit: 1}
+	y.publish([]*liveEvent{{pos: 5, rev: 0, stream: "a"}})
+	y.fill("b", indexEntry{asOf: 4, lastRev: -1}) // forgets a
+	y.fill("a", indexEntry{asOf: 4, lastRev: -1})
+	if e, ok := y.lookup("a", 5); ok && e.lastRev != 0 {
+		t.Errorf("a stale fill answers at the change's position: %+v", e)
 	}
 }
 

@@ -68,7 +68,7 @@ func (s *store) view(name string, w uint64) (streamView, error) {
 // tail returns a stream's durable tail as of watermark w, from the stream
 // index or else from Pebble.
 func (s *store) tail(name string, w uint64) (indexEntry, error) {
-	e, gen, ok := s.index.lookup(name, w)
+	e, ok := s.index.lookup(name, w)
 	if ok {
 		return e, nil
 	}
@@ -80,7 +80,7 @@ func (s *store) tail(name string, w uint64) (indexEntry, error) {
 	if rev >= 0 {
 		e.tail.push(pos)
 	}
-	s.index.fill(name, e, gen)
+	s.index.fill(name, e)
 	return e, nil
 }
 

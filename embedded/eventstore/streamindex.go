@@ -12,18 +12,21 @@ const streamIndexLimit = 200_000
 // metadata stream.
 //
 // An entry is exact for every watermark at or above its asOf: the
-// acknowledger applies each durable change to the index before it advances
-// the watermark past it, so no change at or below a reader's watermark can
-// be missing from an entry the reader finds with asOf at or below that
-// watermark. A reader that misses looks in Pebble as of its watermark w and
-// may fill the entry, unless a change above w reached the index meanwhile
-// (the entry's asOf is then above w) or the index forgot entries since the
-// reader looked (gen moved), either of which could make its view stale.
+// acknowledger applies each durable change to the index (creating the entry
+// if need be) before it advances the watermark past it, so no change at or
+// below a reader's watermark can be missing from an entry the reader finds
+// with asOf at or below that watermark. A reader that misses looks in
+// Pebble as of its watermark w and fills the entry, unless that could make
+// it stale: when the entry is there with newer knowledge (a change above w
+// reached it meanwhile), or when it is absent and the index forgot entries
+// holding changes above w (floor), which the reader's view would lack and
+// no later publish would bring back.
 type streamIndex struct {
-	mu    sync.RWMutex
-	gen   uint64 // advanced whenever entries are forgotten
-	m     map[string]indexEntry
-	limit int // 0: streamIndexLimit
+	mu        sync.RWMutex
+	m         map[string]indexEntry
+	limit     int    // 0: streamIndexLimit
+	published uint64 // position of the latest change published
+	floor     uint64 // published when entries were last forgotten
 }
 
 // indexEntry is a stream's durable tail as of asOf.
@@ -37,24 +40,24 @@ type indexEntry struct {
 	unknown bool
 }
 
-// lookup returns the entry of name if it holds at watermark w, and otherwise
-// the generation to pass to fill.
-func (x *streamIndex) lookup(name string, w uint64) (e indexEntry, gen uint64, ok bool) {
+// lookup returns the entry of name if it holds at watermark w.
+func (x *streamIndex) lookup(name string, w uint64) (indexEntry, bool) {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
-	e, ok = x.m[name]
-	return e, x.gen, ok && !e.unknown && e.asOf <= w
+	e, ok := x.m[name]
+	return e, ok && !e.unknown && e.asOf <= w
 }
 
-// fill records what a reader found in Pebble as of e.asOf, unless the index
-// forgot entries since lookup returned gen or already holds newer knowledge.
-func (x *streamIndex) fill(name string, e indexEntry, gen uint64) {
+// fill records what a reader found in Pebble as of e.asOf, the reader's
+// watermark, unless the index knows newer or may have forgotten newer.
+func (x *streamIndex) fill(name string, e indexEntry) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	if x.gen != gen {
+	old, ok := x.m[name]
+	switch {
+	case ok && (old.asOf > e.asOf || old.asOf == e.asOf && !old.unknown):
 		return
-	}
-	if old, ok := x.m[name]; ok && (old.asOf > e.asOf || old.asOf == e.asOf && !old.unknown) {
+	case !ok && e.asOf < x.floor:
 		return
 	}
 	x.put(name, e)
@@ -69,6 +72,7 @@ func (x *streamIndex) publish(events []*liveEvent) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	for _, ev := range events {
+		x.published = ev.pos
 		old, ok := x.m[ev.stream]
 		e := indexEntry{asOf: ev.pos}
 		switch {
@@ -108,7 +112,8 @@ func (x *streamIndex) put(name string, e indexEntry) {
 		limit = streamIndexLimit
 	}
 	if _, ok := x.m[name]; !ok && len(x.m) >= limit {
-		x.gen++
+		// Every entry forgotten holds changes at or below published.
+		x.floor = x.published
 		drop := max(len(x.m)/4, 1)
 		for k := range x.m {
 			if drop == 0 {
