@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/EventStore/EventStore-Client-Go/v4/esdb"
@@ -351,7 +352,7 @@ func TestShortReadsMatchReference(t *testing.T) {
 // while others read, with an index small enough to overflow all the time:
 // every read after an acknowledged append must return exactly the events
 // appended since the writer's previous read, and a backwards read of one
-// event the last of them.
+// event the last of them, for the writer and for any other reader.
 func TestReadsSeeAcknowledgedWrites(t *testing.T) {
 	t.Parallel()
 	s := startServer(t, Config{})
@@ -360,12 +361,43 @@ func TestReadsSeeAcknowledgedWrites(t *testing.T) {
 	s.store.index.mu.Unlock()
 	c := newClient(t, s.URL())
 	ctx := ctxT(t)
-	const writers, rounds = 16, 40
+	const writers, rounds, watchers = 16, 40, 4
+	names := make([]string, writers)
+	for w := range names {
+		names[w] = newStream("ack")
+	}
+	// acked[w] is 1 + the last revision acknowledged to writer w.
+	acked := make([]atomic.Uint64, writers)
 	var wg sync.WaitGroup
-	errs := make(chan error, writers)
+	errs := make(chan error, writers+watchers)
+	done := make(chan struct{})
+	var watching sync.WaitGroup
+	for range watchers {
+		// Readers of others' streams: once an append is acknowledged,
+		// no read may show the stream before it.
+		watching.Go(func() {
+			for i := 0; ; i++ {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				w := i % writers
+				want := acked[w].Load()
+				if want == 0 {
+					continue
+				}
+				last, err := collect(c.ReadStream(ctx, names[w], esdb.ReadStreamOptions{Direction: esdb.Backwards, From: esdb.End{}}, 1))
+				if err != nil || len(last) != 1 || last[0].OriginalEvent().EventNumber < want-1 {
+					errs <- fmt.Errorf("stream %d read as %v, %v after revision %d was acknowledged", w, revisions(last), err, want-1)
+					return
+				}
+			}
+		})
+	}
 	for w := range writers {
 		wg.Go(func() {
-			name := newStream("ack")
+			name := names[w]
 			next := uint64(0)
 			for r := range rounds {
 				evs := events(1+r%3, "ack")
@@ -373,6 +405,7 @@ func TestReadsSeeAcknowledgedWrites(t *testing.T) {
 					errs <- err
 					return
 				}
+				acked[w].Store(next + uint64(len(evs)))
 				got, err := collect(c.ReadStream(ctx, name, esdb.ReadStreamOptions{From: esdb.Revision(next)}, 100))
 				if err != nil {
 					errs <- err
@@ -402,6 +435,8 @@ func TestReadsSeeAcknowledgedWrites(t *testing.T) {
 		})
 	}
 	wg.Wait()
+	close(done)
+	watching.Wait()
 	close(errs)
 	for err := range errs {
 		t.Error(err)
