@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"sort"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -57,7 +59,9 @@ func sinkKey(root string, ev readmodel.Event) string {
 // beside, in the same run, (a) a naive loop applying the same events one
 // round trip each, and (b) the sink's limit: pipelined HSETs (16 per round
 // trip on 8 connections, as redis-benchmark -P 16 would) of the keys those
-// events write. It reports both ratios.
+// events write. It reports both ratios, and the CPU time per event the
+// rebuild cost this process and redis-server (INFO cpu), which depends
+// less on the machine's load than the rates do.
 func BenchmarkRebuild(b *testing.B) {
 	brokers, redisURL := benchEnv(b)
 	e := newEnv(b, brokers, redisURL)
@@ -72,14 +76,17 @@ func BenchmarkRebuild(b *testing.B) {
 	}
 	ctx := context.Background()
 	b.ResetTimer()
-	var rebuild, naive, sink time.Duration
+	var rebuild, naive, sink, cpu, redisCPU time.Duration
 	naiveN := min(len(evs), 20_000)
 	for i := 0; i < b.N; i++ {
+		cpu0, rcpu0 := processCPU(), serverCPU(e.rdb)
 		start := time.Now()
 		if err := svc.Rebuild(ctx, nil); err != nil {
 			b.Fatal(err)
 		}
 		rebuild += time.Since(start)
+		cpu += processCPU() - cpu0
+		redisCPU += serverCPU(e.rdb) - rcpu0
 
 		m := model.New(testinfra.KeyPrefix(b))
 		gen, _ := m.Namespace().Create(ctx, e.rdb, readmodel.NewGeneration())
@@ -109,6 +116,27 @@ func BenchmarkRebuild(b *testing.B) {
 	b.ReportMetric(sk, "sink-ev/s")
 	b.ReportMetric(rb/nv, "x-naive")
 	b.ReportMetric(100*rb/sk, "%-of-sink")
+	perEvent := func(d time.Duration) float64 { return float64(d.Microseconds()) / (float64(len(h)) * n) }
+	b.ReportMetric(perEvent(cpu), "rebuild-cpu-µs/ev")
+	b.ReportMetric(perEvent(redisCPU), "redis-cpu-µs/ev")
+}
+
+// serverCPU is the CPU time redis-server has used (INFO cpu), or 0 where
+// the server does not say (miniredis).
+func serverCPU(rdb *redis.Client) time.Duration {
+	info, err := rdb.Info(context.Background(), "cpu").Result()
+	if err != nil {
+		return 0
+	}
+	var sec float64
+	for _, line := range strings.Split(info, "\r\n") {
+		k, v, _ := strings.Cut(line, ":")
+		if k == "used_cpu_sys" || k == "used_cpu_user" {
+			f, _ := strconv.ParseFloat(v, 64)
+			sec += f
+		}
+	}
+	return time.Duration(sec * float64(time.Second))
 }
 
 func pipelinedHSET(b *testing.B, rdb *redis.Client, root string, evs []readmodel.Event) {
