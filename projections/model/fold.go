@@ -41,8 +41,9 @@ type Folder struct {
 	productSet, stats, salesRev, salesQty keyRef
 	newest                                int64
 	// ep numbers the batch being folded; a keyRef of another is stale.
-	ep uint32
-	b  *FoldBatch
+	ep    uint32
+	b     *FoldBatch
+	spare *FoldBatch // a written batch to reuse
 }
 
 // keyRef is where a key's writes are in batch ep.
@@ -138,10 +139,24 @@ func (f *Folder) Batch() *FoldBatch { return f.b }
 // Take returns the batch folded so far and starts a new one.
 func (f *Folder) Take() *FoldBatch {
 	b := f.b
-	f.b = &FoldBatch{keys: make([]keyWrites, 0, len(b.keys)), applied: make([]streamRev, 0, len(b.applied)),
-		offsets: make([]partitionOffset, 0, len(b.offsets))}
+	if f.spare != nil {
+		f.b, f.spare = f.spare, nil
+	} else {
+		f.b = &FoldBatch{keys: make([]keyWrites, 0, len(b.keys)), applied: make([]streamRev, 0, len(b.applied)),
+			offsets: make([]partitionOffset, 0, len(b.offsets))}
+	}
 	f.ep++
 	return b
+}
+
+// Reuse hands back a taken batch whose writes have been sent (its
+// commands are done with): the next Take reuses its memory.
+func (f *Folder) Reuse(b *FoldBatch) {
+	b.keys = b.keys[:0]
+	b.applied = b.applied[:0]
+	b.offsets = b.offsets[:0]
+	b.events, b.newest, b.Events = 0, 0, 0
+	f.spare = b
 }
 
 // Fold folds one event (from Encode) into the current batch: skipped as a
@@ -265,16 +280,37 @@ func (f *Folder) writes(r *keyRef, parts ...string) *keyWrites {
 			name.WriteString(p)
 		}
 		*r = keyRef{ep: f.ep, idx: int32(len(f.b.keys))}
-		f.b.keys = append(f.b.keys, keyWrites{key: name.String()})
+		if n := len(f.b.keys); n < cap(f.b.keys) {
+			// A reused batch: keep the slices and maps of the key that
+			// was here, emptied.
+			f.b.keys = f.b.keys[:n+1]
+			f.b.keys[n].reset(name.String())
+		} else {
+			f.b.keys = append(f.b.keys, keyWrites{key: name.String()})
+		}
 	}
 	return &f.b.keys[r.idx]
+}
+
+// reset empties w for key, keeping its memory.
+func (w *keyWrites) reset(key string) {
+	w.key = key
+	clear(w.hset)
+	clear(w.zadd)
+	w.hset, w.zadd = w.hset[:0], w.zadd[:0]
+	clear(w.hincr)
+	clear(w.zmark)
+	clear(w.zincr)
 }
 
 // set sets hash fields: field, value, ... (a field set again takes the
 // new value).
 func (w *keyWrites) set(kv ...any) {
-	if w.hset == nil {
-		w.hset = append(make([]any, 0, 2+len(kv)+6), "hset", w.key)
+	if len(w.hset) == 0 {
+		if cap(w.hset) == 0 {
+			w.hset = make([]any, 0, 2+len(kv)+6)
+		}
+		w.hset = append(w.hset, "hset", w.key)
 	}
 next:
 	for i := 0; i+1 < len(kv); i += 2 {
@@ -297,8 +333,11 @@ func (w *keyWrites) incr(field string, n int64) {
 
 // add adds a member (score 0) to a set only ever added to.
 func (w *keyWrites) add(member string) {
-	if w.zadd == nil {
-		w.zadd = append(make([]any, 0, 8), "zadd", w.key)
+	if len(w.zadd) == 0 {
+		if cap(w.zadd) == 0 {
+			w.zadd = make([]any, 0, 8)
+		}
+		w.zadd = append(w.zadd, "zadd", w.key)
 	}
 	w.zadd = append(w.zadd, "0", member)
 }

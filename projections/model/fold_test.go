@@ -16,8 +16,10 @@ import (
 )
 
 // fold builds msgs into a new generation with a Folder, writing a batch
-// every batch events, and returns the model and its generation.
-func fold(t *testing.T, rdb *redis.Client, msgs []scenario.Msg, batch int) (*model.Model, string) {
+// every batch events (handing each written batch back to be reused when
+// reuse is set, as a rebuild does), and returns the model and its
+// generation.
+func fold(t *testing.T, rdb *redis.Client, msgs []scenario.Msg, batch int, reuse bool) (*model.Model, string) {
 	t.Helper()
 	ctx := context.Background()
 	m := model.New(testinfra.KeyPrefix(t))
@@ -25,9 +27,13 @@ func fold(t *testing.T, rdb *redis.Client, msgs []scenario.Msg, batch int) (*mod
 	f := m.Folder(gen)
 	flush := func() {
 		pipe := rdb.Pipeline()
-		f.Take().Queue(ctx, pipe, m.Namespace(), gen)
+		b := f.Take()
+		b.Queue(ctx, pipe, m.Namespace(), gen)
 		if _, err := pipe.Exec(ctx); err != nil {
 			t.Fatal(err)
+		}
+		if reuse {
+			f.Reuse(b)
 		}
 	}
 	for i, msg := range msgs {
@@ -72,15 +78,18 @@ func TestFoldEqualsApply(t *testing.T) {
 			name  string
 			msgs  []scenario.Msg
 			batch int
+			reuse bool
 		}{
-			{"one event per batch", h, 1},
-			{"batches of 7", h, 7},
-			{"one batch", h, len(h)},
-			{"duplicates", twice, 16},
-			{"interleaved", scenario.Interleave(h, 5), 32},
-			{"interleaved duplicates", scenario.Interleave(twice, 6), 64},
+			{"one event per batch", h, 1, false},
+			{"one event per batch, batches reused", h, 1, true},
+			{"batches of 7", h, 7, false},
+			{"batches of 7, reused", h, 7, true},
+			{"one batch", h, len(h), false},
+			{"duplicates", twice, 16, true},
+			{"interleaved", scenario.Interleave(h, 5), 32, true},
+			{"interleaved duplicates", scenario.Interleave(twice, 6), 64, false},
 		} {
-			fm, fgen := fold(t, rdb, tc.msgs, tc.batch)
+			fm, fgen := fold(t, rdb, tc.msgs, tc.batch, tc.reuse)
 			if got := checksum(t, rdb, fm, fgen); got != want {
 				t.Errorf("%s: the folded model differs from the applied one", tc.name)
 			}
@@ -88,7 +97,7 @@ func TestFoldEqualsApply(t *testing.T) {
 
 		// The first half folded, the rest applied live with apply.lua.
 		half := len(h) / 2
-		fm, fgen := fold(t, rdb, h[:half], 10)
+		fm, fgen := fold(t, rdb, h[:half], 10, true)
 		for _, msg := range h {
 			ev, _ := model.Encode(msg.Event, model.Source{Stream: msg.Stream, Revision: msg.Revision, OccurredAt: msg.OccurredAt})
 			if _, err := fm.Applier().Apply(context.Background(), rdb, "", ev); err != nil {

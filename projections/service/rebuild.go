@@ -169,17 +169,19 @@ func (s *Service) Rebuild(ctx context.Context, progress func(done, total int64))
 	}
 	writer, closeWriter := s.batchWriter()
 	defer closeWriter()
-	// Unbuffered: a batch keeps growing until the writer takes it.
+	// Unbuffered: a batch keeps growing until the writer takes it. A
+	// written batch goes back to the folder to be reused.
 	batches := make(chan foldedBatch)
+	spent := make(chan *model.FoldBatch, 1)
 	switched := make(chan struct{})
 	wg.Add(2)
 	go func() {
 		defer wg.Done()
-		fail(s.fold(runCtx, gen, records, free, batches))
+		fail(s.fold(runCtx, gen, records, free, batches, spent))
 	}()
 	go func() {
 		defer wg.Done()
-		ok, err := s.writeBatches(runCtx, writer, gen, batches, switchTo)
+		ok, err := s.writeBatches(runCtx, writer, gen, batches, spent, switchTo)
 		fail(err)
 		if ok {
 			close(switched)
@@ -327,12 +329,20 @@ func (s *Service) readPartition(ctx context.Context, pc sarama.PartitionConsumer
 // writer gets a batch as soon as it is free and the batch holds at least
 // minBatch records, or whatever is folded when no record is waiting.
 func (s *Service) fold(ctx context.Context, gen string, in <-chan []record, free chan<- []record,
-	out chan<- foldedBatch) error {
+	out chan<- foldedBatch, spent <-chan *model.FoldBatch) error {
 	f := s.model.Folder(gen)
 	minBatch := min(s.cfg.RebuildBatch, 2048)
 	n, pos := 0, map[*atomic.Int64]int64{}
 	batch := func() foldedBatch { return foldedBatch{writes: f.Batch(), pos: pos} }
-	handed := func() { f.Take(); n, pos = 0, map[*atomic.Int64]int64{} }
+	handed := func() {
+		select {
+		case b := <-spent:
+			f.Reuse(b)
+		default:
+		}
+		f.Take()
+		n, pos = 0, map[*atomic.Int64]int64{}
+	}
 	// add folds a run, handing full batches over on the way; false when
 	// ctx ended first.
 	add := func(run []record) (bool, error) {
@@ -395,11 +405,11 @@ func (s *Service) fold(ctx context.Context, gen string, in <-chan []record, free
 }
 
 // writeBatches writes folded batches in order, one pipeline each, then
-// moves the partitions' positions; after each batch, and every 20 ms when
-// none comes, it tries switchTo, and stops writing (reporting true) once
-// that switched.
+// moves the partitions' positions and hands the batch back to be reused;
+// after each batch, and every 20 ms when none comes, it tries switchTo,
+// and stops writing (reporting true) once that switched.
 func (s *Service) writeBatches(ctx context.Context, rdb redis.Cmdable, gen string, in <-chan foldedBatch,
-	switchTo func() (bool, error)) (bool, error) {
+	spent chan<- *model.FoldBatch, switchTo func() (bool, error)) (bool, error) {
 	ns := s.model.Namespace()
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
@@ -415,6 +425,10 @@ func (s *Service) writeBatches(ctx context.Context, rdb redis.Cmdable, gen strin
 			}
 			for p, next := range b.pos {
 				p.Store(next)
+			}
+			select {
+			case spent <- b.writes:
+			default:
 			}
 		case <-tick.C:
 		}
