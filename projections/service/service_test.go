@@ -113,6 +113,24 @@ func TestQueryAPI(t *testing.T) {
 			t.Fatalf("unreached token: %d, Retry-After %q after %v", r.StatusCode, r.Header.Get("Retry-After"), time.Since(start))
 		}
 
+		// The start rebuilt the model, so nothing above needed the live
+		// subscriber; its consumer group may still be settling (one member
+		// per topic, each join a rebalance the others notice at their next
+		// heartbeat, seconds later). Read-your-writes is about a feeding
+		// subscriber: wait until it has applied an event of each topic.
+		now := time.Now().UTC()
+		warm := []scenario.Msg{
+			{Event: events.StockReceived{SKU: scenario.SKU(1), Quantity: 1}, Stream: "catalog.product-" + scenario.SKU(1),
+				Revision: 5, OccurredAt: now},
+			{Event: events.OrderCancelled{OrderID: "0c9e3a1b-2d4f-4a6b-8c0d-1e2f3a4b5c6d", CustomerID: scenario.Customer(1),
+				Reason: events.ReasonCustomerRequested}, Stream: "ordering.order-0c9e3a1b-2d4f-4a6b-8c0d-1e2f3a4b5c6d",
+				Revision: 0, OccurredAt: now},
+			{Event: events.FundsDeposited{CustomerID: scenario.Customer(2), AmountCents: 1, BalanceCents: 1},
+				Stream: "payments.wallet-" + scenario.Customer(2), Revision: 1000, OccurredAt: now},
+		}
+		e.publish(warm...)
+		e.waitFor(token(warm))
+
 		// Read-your-writes: a new order, queried at once with its token.
 		placed := scenario.Msg{Event: events.OrderPlaced{OrderID: "6e3b0b7a-1d2c-4f5e-8a9b-0c1d2e3f4a5b", CustomerID: scenario.Customer(0),
 			Lines: []events.PricedLine{{SKU: scenario.SKU(0), Quantity: 1, UnitPriceCents: 100}}, TotalCents: 100, Currency: "EUR",
@@ -123,7 +141,7 @@ func TestQueryAPI(t *testing.T) {
 		}
 
 		// Redelivery of the whole history changes nothing.
-		all := append(append([]scenario.Msg{}, h...), placed)
+		all := append(append(append([]scenario.Msg{}, h...), warm...), placed)
 		e.publish(h...)
 		marker := scenario.Msg{Event: events.StockReceived{SKU: scenario.SKU(0), Quantity: 5}, Stream: "catalog.product-" + scenario.SKU(0),
 			Revision: 10, OccurredAt: time.Now().UTC()}
