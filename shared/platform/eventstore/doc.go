@@ -8,7 +8,11 @@
 //   - [Repository]: loads an aggregate by folding its stream (from the latest
 //     snapshot when snapshots are configured) and saves the events it recorded
 //     with the expected revision; [Repository.Update] reloads and retries on
-//     a conflict a bounded number of times.
+//     a conflict a bounded number of times. With [CacheConfig] it keeps each
+//     stream's aggregate between updates, so an update of a stream this
+//     process wrote last reads nothing (the append's expected revision still
+//     decides); [WithNewStream] spares the read of a stream about to be
+//     created.
 //   - [Registry]: the explicit map between event type names and Go types
 //     (JSON encoding), passed in at wiring time, never filled by init().
 //   - Event metadata ([Metadata]) on every appended event: correlation id,
