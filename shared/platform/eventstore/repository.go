@@ -202,38 +202,17 @@ func (r *Repository[A]) Update(ctx context.Context, id string, fn func(A) error)
 		slot = r.cache.acquire(stream)
 		defer r.cache.release(stream, slot)
 	}
-	trust := true        // the cached state may be used without reading
+	trust := true        // an unchecked state (kept or assumed new) may be decided on
 	var clean *loaded[A] // a cached state fn left unchanged: brought up to date instead of reloaded
 	for attempt := 0; ; {
-		var (
-			st        loaded[A]
-			fromCache bool
-			err       error
-		)
-		switch {
-		case clean != nil:
-			st, clean = *clean, nil
-			err = r.catchUp(ctx, id, stream, &st)
-		case trust:
-			st, fromCache = slot.take()
-			switch {
-			case fromCache:
-			case expectsNewStream(ctx) && r.cfg.Snapshots == nil:
-				// Taken like a cached state: the append's no_stream
-				// check, or the store's state, has the last word.
-				st, fromCache = loaded[A]{agg: r.cfg.New(id)}, true
-			default:
-				st, err = r.load(ctx, id, nil)
-			}
-		default:
-			st, err = r.load(ctx, id, nil)
-		}
+		st, unchecked, err := r.begin(ctx, id, stream, slot, trust, clean)
+		clean = nil
 		if err != nil {
 			return Result{}, err
 		}
 		ferr := fn(st.agg)
 		pending := st.agg.PendingEvents()
-		if fromCache && (ferr != nil || len(pending) == 0) {
+		if unchecked && (ferr != nil || len(pending) == 0) {
 			// Only an append checks a decision against the store: one that
 			// appends nothing is taken again on the store's state. A failed
 			// fn may have left the aggregate half changed, so that is a
@@ -272,6 +251,29 @@ func (r *Repository[A]) Update(ctx context.Context, id string, fn func(A) error)
 			return Result{}, err
 		}
 	}
+}
+
+// begin returns the state an attempt of Update decides on, and whether it
+// is unchecked: kept in the cache or assumed new (under WithNewStream)
+// rather than read from the store by this attempt. clean, when set, is a
+// kept state fn left unchanged, brought up to date from the store.
+func (r *Repository[A]) begin(ctx context.Context, id, stream string, slot *cacheSlot[A], trust bool, clean *loaded[A]) (loaded[A], bool, error) {
+	if clean != nil {
+		st := *clean
+		return st, false, r.catchUp(ctx, id, stream, &st)
+	}
+	if trust {
+		if st, ok := slot.take(); ok {
+			return st, true, nil
+		}
+		if expectsNewStream(ctx) && r.cfg.Snapshots == nil {
+			// The append's no_stream check, or the store's state, has
+			// the last word.
+			return loaded[A]{agg: r.cfg.New(id)}, true, nil
+		}
+	}
+	st, err := r.load(ctx, id, nil)
+	return st, false, err
 }
 
 // saved writes a snapshot when one is due and caches the aggregate, now at
