@@ -1,6 +1,8 @@
 package messaging
 
 import (
+	"time"
+
 	"github.com/IBM/sarama"
 	"github.com/rcrowley/go-metrics"
 )
@@ -19,6 +21,11 @@ func init() {
 	// they cost CPU on the saga's every hop.
 	metrics.UseNilMetrics = true
 }
+
+// ConsumerHeartbeat is how often a consumer-group member heartbeats, and so
+// the longest it takes to notice a rebalance (a member joining or leaving).
+// It stays well under the session timeout (sarama's default, 10 s).
+const ConsumerHeartbeat = 250 * time.Millisecond
 
 // NewSaramaConfig returns Troupe's default sarama configuration for a client
 // named clientID: explicit protocol version, acks from all in-sync replicas
@@ -41,6 +48,13 @@ func NewSaramaConfig(clientID string) *sarama.Config {
 	c.Producer.Return.Errors = true
 
 	c.Consumer.Offsets.Initial = sarama.OffsetOldest
+	// A subscriber joins its group once per topic (watermill-kafka makes
+	// one sarama group member per Subscribe), so a subscriber of several
+	// topics rebalances as its members join, and a member learns of a
+	// rebalance only from its next heartbeat. At sarama's default of 3 s a
+	// fresh stack held its first events for up to 3 s; heartbeats are one
+	// small request each.
+	c.Consumer.Group.Heartbeat.Interval = ConsumerHeartbeat
 	c.Consumer.Return.Errors = true
 	c.Metadata.AllowAutoTopicCreation = false
 	return c
