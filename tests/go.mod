@@ -10,6 +10,7 @@ require (
 	github.com/troupe-dev/troupe/cmd/troupe v0.0.0-00010101000000-000000000000
 	github.com/troupe-dev/troupe/contexts/catalog v0.0.0-00010101000000-000000000000
 	github.com/troupe-dev/troupe/contexts/ordering v0.0.0-00010101000000-000000000000
+	github.com/troupe-dev/troupe/contexts/payments v0.0.0-00010101000000-000000000000
 	github.com/troupe-dev/troupe/embedded v0.0.0-00010101000000-000000000000
 	github.com/troupe-dev/troupe/schemas v0.0.0-00010101000000-000000000000
 	github.com/troupe-dev/troupe/shared/events v0.0.0-00010101000000-000000000000
@@ -71,7 +72,6 @@ require (
 	github.com/rogpeppe/go-internal v1.14.1 // indirect
 	github.com/santhosh-tekuri/jsonschema/v6 v6.0.3 // indirect
 	github.com/sony/gobreaker/v2 v2.4.0 // indirect
-	github.com/troupe-dev/troupe/contexts/payments v0.0.0-00010101000000-000000000000 // indirect
 	github.com/troupe-dev/troupe/projections v0.0.0-00010101000000-000000000000 // indirect
 	github.com/troupe-dev/troupe/subscribers/loyalty v0.0.0-00010101000000-000000000000 // indirect
 	github.com/troupe-dev/troupe/subscribers/webhook v0.0.0-00010101000000-000000000000 // indirect

@@ -296,6 +296,34 @@ func (p *platform) stream(t testing.TB, name string) []invariant.Record {
 	}
 }
 
+// eventTypes returns the types of the events in stream, private ones
+// included; none for a stream that does not exist.
+func (p *platform) eventTypes(t testing.TB, name string) []string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	rs, err := p.st.EventStore().ReadStream(ctx, name, esdb.ReadStreamOptions{From: esdb.Start{}}, math.MaxInt64)
+	if err != nil {
+		t.Fatalf("read %s: %v", name, err)
+	}
+	defer rs.Close()
+	var out []string
+	for {
+		ev, err := rs.Recv()
+		if errors.Is(err, io.EOF) {
+			return out
+		}
+		var esErr *esdb.Error
+		if errors.As(err, &esErr) && esErr.Code() == esdb.ErrorCodeResourceNotFound {
+			return nil
+		}
+		if err != nil {
+			t.Fatalf("read %s: %v", name, err)
+		}
+		out = append(out, ev.Event.EventType)
+	}
+}
+
 // orderView is what the three contexts recorded about one order.
 type orderView struct {
 	status, reason                   string

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -16,6 +17,7 @@ import (
 	catalogapp "github.com/troupe-dev/troupe/contexts/catalog/app"
 	"github.com/troupe-dev/troupe/contexts/catalog/domain/product"
 	"github.com/troupe-dev/troupe/contexts/catalog/domain/reservation"
+	"github.com/troupe-dev/troupe/contexts/payments/domain/payment"
 	"github.com/troupe-dev/troupe/embedded/psp"
 	"github.com/troupe-dev/troupe/shared/events"
 	"github.com/troupe-dev/troupe/shared/platform/eventstore"
@@ -487,15 +489,12 @@ func TestSagaConcurrentOrdersForScarceStock(t *testing.T) {
 	})
 }
 
-// TestSagaTimeout: on a stack of its own with a 1.5 s order deadline and a
-// gateway that answers after 3 s, the order is cancelled with timeout, its
-// stock released, and the capture that lands afterwards is refunded. Only
-// on the embedded broker: the design's fixed group names allow one stack
-// per broker, and the shared real-Kafka stack keeps the default deadline.
-// TestSagaTimeout needs a platform with a short order deadline. The design's
-// topic and group names are fixed, so it cannot share a broker with the
-// other scenarios' platform: it runs on a broker of its own, a dedicated
-// real Kafka 4.x (under make test) and kfake.
+// TestSagaTimeout: with a 1.5 s order deadline and a gateway that answers
+// after 3 s, the order is cancelled with timeout, its stock released, and
+// the capture that lands afterwards is refunded. The design's topic and
+// group names are fixed, so a platform with a short deadline cannot share
+// a broker with the other scenarios' platform: it runs on a broker of its
+// own, a dedicated real Kafka 4.x (under make test) and kfake.
 func TestSagaTimeout(t *testing.T) {
 	t.Parallel()
 	testinfra.ForEachRestartableKafka(t, func(t *testing.T, k testinfra.RestartableKafka) {
@@ -511,21 +510,62 @@ func TestSagaTimeout(t *testing.T) {
 
 func sagaTimeout(t *testing.T, p *platform) {
 	p.setSim(t, psp.Settings{LatencyMs: 3000})
-	sku, customer := id("SLOW"), id("c")
-	p.listProduct(t, sku, 700, 3)
-	order := p.place(t, customer, events.PaymentMethodCard, orderLine{sku, 2})
-	var v orderView
-	p.waitFor(t, "timeout, release and refund", func() bool {
-		v = p.order(t, order)
-		return v.status == "CANCELLED" && v.released == 1 && v.captures == 1 && v.refunds == 1
-	}, func() string { return v.String() })
-	if v.reason != events.ReasonTimeout || v.confirmedEvents != 0 {
-		t.Fatalf("order %s", v)
+	// The late capture needs the charge to reach the gateway before the
+	// 1.5 s deadline. On a loaded machine an order on a fresh stack can
+	// take longer than that to reach payments (the CI run of 0a70285 did,
+	// on its dedicated real broker); then the right outcome is a
+	// cancellation with nothing charged, which is checked, and the test
+	// tries again with a new order on the now warm stack.
+	const attempts = 3
+	for attempt := 1; ; attempt++ {
+		sku, customer := id("SLOW"), id("c")
+		p.listProduct(t, sku, 700, 3)
+		order := p.place(t, customer, events.PaymentMethodCard, orderLine{sku, 2})
+		var (
+			v        orderView
+			captured bool // a capture started before payments saw the cancellation
+		)
+		p.waitFor(t, "timeout, release and refund (or a cancellation before any capture)", func() bool {
+			v = p.order(t, order)
+			if v.status != "CANCELLED" || v.released != 1 {
+				return false
+			}
+			captured = paymentCaptureStarted(t, p, order)
+			if captured {
+				return v.captures == 1 && v.refunds == 1
+			}
+			return paymentCancellationNoted(t, p, order) && v.captures == 0 && v.refunds == 0
+		}, func() string { return v.String() })
+		if v.reason != events.ReasonTimeout || v.confirmedEvents != 0 {
+			t.Fatalf("order %s", v)
+		}
+		wantStock(t, p, sku, invariant.Stock{Received: 3, Available: 3})
+		if captured {
+			if n := p.st.PSP().Refunds(); n != 1 {
+				t.Fatalf("gateway refunds %d, want 1", n)
+			}
+			return
+		}
+		if n := p.st.PSP().Refunds(); n != 0 {
+			t.Fatalf("gateway refunds %d for an order never charged, want 0", n)
+		}
+		t.Logf("attempt %d: the deadline passed before payments started the capture; order %s cancelled with nothing charged", attempt, order)
+		if attempt == attempts {
+			t.Fatalf("in %d orders the deadline always passed before payments started the capture", attempts)
+		}
 	}
-	wantStock(t, p, sku, invariant.Stock{Received: 3, Available: 3})
-	if n := p.st.PSP().Refunds(); n != 1 {
-		t.Fatalf("gateway refunds %d, want 1", n)
-	}
+}
+
+// paymentCaptureStarted reports whether the payment of orderID recorded
+// the start of a capture.
+func paymentCaptureStarted(t testing.TB, p *platform, orderID string) bool {
+	return slices.Contains(p.eventTypes(t, "payments.payment-"+orderID), payment.TypeCaptureStarted)
+}
+
+// paymentCancellationNoted reports whether the payment of orderID noted
+// the order's cancellation.
+func paymentCancellationNoted(t testing.TB, p *platform, orderID string) bool {
+	return slices.Contains(p.eventTypes(t, "payments.payment-"+orderID), payment.TypeCancellationNoted)
 }
 
 // TestSagaRefundThroughGatewayOutage: a card capture, then the customer
