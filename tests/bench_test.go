@@ -15,6 +15,7 @@ import (
 	"github.com/IBM/sarama"
 	"github.com/google/uuid"
 
+	"github.com/troupe-dev/troupe/cmd/troupe/stack"
 	orderingadapters "github.com/troupe-dev/troupe/contexts/ordering/adapters"
 	"github.com/troupe-dev/troupe/shared/events"
 	"github.com/troupe-dev/troupe/shared/platform/eventstore"
@@ -119,7 +120,9 @@ func (tm *terminals) await(orderID string, timeout time.Duration) (time.Time, bo
 // p50/p99 (placed = the HTTP request is sent, terminal = the confirmation
 // is in the event store) at concurrency 64 and at 1 (low load). The floor
 // (BenchmarkFloor) runs in the same process; the ratio is reported beside.
+// The process runs with the GC target `troupe up` sets (stack.TuneGC).
 func BenchmarkSaga(b *testing.B) {
+	stack.TuneGC()
 	for _, backend := range []string{testinfra.Embedded, testinfra.Real} {
 		b.Run(backend, func(b *testing.B) {
 			if backend == testinfra.Real && testinfra.RealKafka() == nil {

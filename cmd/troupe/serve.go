@@ -89,6 +89,7 @@ func newServeComponentCmd(name string) *cobra.Command {
 		Short: "Serve " + needs.short,
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			stack.TuneGC()
 			return serve(cmd.Context(), cmd.ErrOrStderr(), name, needs, cfg)
 		},
 	}

@@ -53,6 +53,7 @@ func newUpCmd() *cobra.Command {
 			"Give a URL (or brokers) to use a running server instead of an embedded one.",
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			stack.TuneGC()
 			return up(cmd.Context(), cmd.OutOrStdout(), cfg)
 		},
 	}
