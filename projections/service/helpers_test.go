@@ -79,6 +79,10 @@ func newEnv(t testing.TB, brokers []string, redisURL string) *env {
 	e.cfg = service.Config{Brokers: brokers, Redis: rdb, Auth: auth, Name: name, Topics: topics,
 		KeyRoot: testinfra.KeyPrefix(t), ConsistencyTimeout: 2 * time.Second,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	// The model's keys go with the test (before the client closes), so
+	// repeated runs against one redis-server do not slow each other's
+	// SCANs (a rebuild's drop of the old generation scans every key).
+	t.Cleanup(func() { dropRoot(context.Background(), rdb, e.cfg.KeyRoot) })
 	sc := messaging.NewSaramaConfig("test-relay")
 	if err := messaging.EnsureTopics(brokers, sc, topics...); err != nil {
 		t.Fatal(err)
