@@ -222,6 +222,9 @@ func (s *Subscription) session(ctx context.Context, pos *esdb.Position, havePos 
 			return
 		}
 		if err := s.cfg.Checkpoints.Save(c, s.cfg.Name, *pos); err != nil {
+			if c.Err() != nil {
+				return // stopping: the save on the way out carries the position
+			}
 			// The next save carries the position further; a lost save only
 			// means a longer replay after a restart.
 			s.cfg.Logger.WarnContext(c, "eventstore: saving checkpoint failed", "subscription", s.cfg.Name, "error", err)
@@ -238,6 +241,11 @@ func (s *Subscription) session(ctx context.Context, pos *esdb.Position, havePos 
 
 	for {
 		msg := sub.Recv()
+		if ctx.Err() != nil {
+			// Stopping: what the client still had buffered is not handled
+			// (it comes again after the saved position).
+			return progressed, ctx.Err()
+		}
 		switch {
 		case msg.SubscriptionDropped != nil:
 			return progressed, fmt.Errorf("dropped: %w", msg.SubscriptionDropped.Error)
