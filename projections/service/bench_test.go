@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"runtime/debug"
 	"sort"
 	"strconv"
 	"strings"
@@ -55,6 +57,9 @@ func sinkKey(root string, ev readmodel.Event) string {
 	}
 }
 
+// platformGCPercent is stack.GCPercent (cmd/troupe/stack).
+const platformGCPercent = 400
+
 // BenchmarkRebuild measures a rebuild from Kafka into Redis (events/s),
 // beside, in the same run, (a) a naive loop applying the same events one
 // round trip each, and (b) the sink's limit: pipelined HSETs (16 per round
@@ -62,7 +67,15 @@ func sinkKey(root string, ev readmodel.Event) string {
 // events write. It reports both ratios, and the CPU time per event the
 // rebuild cost this process and redis-server (INFO cpu), which depends
 // less on the machine's load than the rates do.
+//
+// It runs with the GC target the platform's commands set (GOGC 400 unless
+// GOGC is given: stack.TuneGC in cmd/troupe, which this module cannot
+// import), since a rebuild runs inside troupe up, troupe serve projections
+// or troupe replay projection.
 func BenchmarkRebuild(b *testing.B) {
+	if _, set := os.LookupEnv("GOGC"); !set {
+		defer debug.SetGCPercent(debug.SetGCPercent(platformGCPercent))
+	}
 	brokers, redisURL := benchEnv(b)
 	e := newEnv(b, brokers, redisURL)
 	h := scenario.History(scenario.Config{Orders: 20_000, Products: 50, Customers: 500, Seed: 9})
