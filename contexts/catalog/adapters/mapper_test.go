@@ -12,6 +12,7 @@ import (
 	"github.com/troupe-dev/troupe/contexts/catalog/domain/reservation"
 	"github.com/troupe-dev/troupe/shared/events"
 	"github.com/troupe-dev/troupe/shared/platform/eventstore"
+	"github.com/troupe-dev/troupe/shared/platform/relay/relaytest"
 )
 
 func TestMapper(t *testing.T) {
@@ -70,4 +71,9 @@ func TestMapper(t *testing.T) {
 	if _, _, err := m.Map(eventstore.RecordedEvent{Type: "catalog.product.unknown", Data: json.RawMessage(`{}`)}); err == nil {
 		t.Fatal("an unknown event type must stop the relay, not be skipped")
 	}
+}
+
+func TestMapperNamesWhatItPublishes(t *testing.T) {
+	relaytest.CheckSourceTypes(t, adapters.NewMapper(adapters.Events()), adapters.Events(),
+		func(string) string { return "x-1" })
 }

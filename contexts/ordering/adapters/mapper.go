@@ -18,8 +18,10 @@ import (
 // order_cancelled.v1; everything else (the
 // reservation mark, the price book, streams of other categories) stays
 // private. It is deterministic and free of side effects.
+// It names its source types (relay.TypedMapper), so the relay reads
+// nothing else from the store.
 func Mapper(registry *eventstore.Registry) relay.Mapper {
-	return relay.MapperFunc(func(ev eventstore.RecordedEvent) (relay.Event, bool, error) {
+	return typedMapper{relay.MapperFunc(func(ev eventstore.RecordedEvent) (relay.Event, bool, error) {
 		orderID, ok := strings.CutPrefix(ev.Stream, OrderStreamPrefix)
 		if !ok {
 			return relay.Event{}, false, nil
@@ -61,5 +63,13 @@ func Mapper(registry *eventstore.Registry) relay.Mapper {
 			return relay.Event{}, false, err
 		}
 		return relay.Event{Type: ie.EventType(), Payload: payload}, true, nil
-	})
+	})}
+}
+
+// typedMapper is the ordering mapper with its source types.
+type typedMapper struct{ relay.MapperFunc }
+
+// SourceTypes implements relay.TypedMapper.
+func (typedMapper) SourceTypes() []string {
+	return []string{TypeOrderPlaced, TypeOrderConfirmed, TypeOrderCancelled}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/troupe-dev/troupe/contexts/ordering/domain/pricebook"
 	"github.com/troupe-dev/troupe/shared/events"
 	"github.com/troupe-dev/troupe/shared/platform/eventstore"
+	"github.com/troupe-dev/troupe/shared/platform/relay/relaytest"
 )
 
 func recorded(t *testing.T, reg *eventstore.Registry, stream string, e any) eventstore.RecordedEvent {
@@ -99,4 +100,10 @@ func TestMapper(t *testing.T) {
 	if err := json.Unmarshal(ie.Payload, &raw); err != nil || raw["orderId"] != "o-1" {
 		t.Fatalf("JSON names: %s", ie.Payload)
 	}
+}
+
+func TestMapperNamesWhatItPublishes(t *testing.T) {
+	reg := adapters.NewEventRegistry()
+	relaytest.CheckSourceTypes(t, adapters.Mapper(reg), reg,
+		func(string) string { return adapters.OrderStreamPrefix + "o-1" })
 }

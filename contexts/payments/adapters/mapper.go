@@ -22,6 +22,13 @@ type Mapper struct {
 // NewMapper returns a Mapper decoding with events (see Events).
 func NewMapper(events *eventstore.Registry) *Mapper { return &Mapper{events: events} }
 
+// SourceTypes implements relay.TypedMapper: the domain event types Map
+// publishes, so the relay reads nothing else from the store.
+func (m *Mapper) SourceTypes() []string {
+	return []string{wallet.TypeFundsDeposited, wallet.TypeWalletDebited, wallet.TypeWalletCredited,
+		payment.TypePaymentCaptured, payment.TypePaymentFailed, payment.TypePaymentRefunded}
+}
+
 // Map implements relay.Mapper.
 func (m *Mapper) Map(ev eventstore.RecordedEvent) (relay.Event, bool, error) {
 	decoded, err := m.events.Decode(ev.Type, ev.Data)

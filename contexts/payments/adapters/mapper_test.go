@@ -9,6 +9,7 @@ import (
 	"github.com/troupe-dev/troupe/contexts/payments/domain/wallet"
 	"github.com/troupe-dev/troupe/shared/events"
 	"github.com/troupe-dev/troupe/shared/platform/eventstore"
+	"github.com/troupe-dev/troupe/shared/platform/relay/relaytest"
 )
 
 // TestMapperPublishesTheDesignsEventsAndKeepsTheRestPrivate: each public
@@ -71,4 +72,9 @@ func TestMapperPublishesTheDesignsEventsAndKeepsTheRestPrivate(t *testing.T) {
 func mustJSON(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
+}
+
+func TestMapperNamesWhatItPublishes(t *testing.T) {
+	relaytest.CheckSourceTypes(t, adapters.NewMapper(adapters.Events()), adapters.Events(),
+		func(string) string { return "x-1" })
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"sort"
 )
 
 // Codec turns one Go event type into bytes and back. The default, from
@@ -70,6 +71,16 @@ func RegisterCodec[E any](r *Registry, name string, c Codec[E]) {
 	}
 	r.byName[name] = e
 	r.byType[t] = e
+}
+
+// Names returns every registered type name, sorted.
+func (r *Registry) Names() []string {
+	names := make([]string, 0, len(r.byName))
+	for n := range r.byName {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
 }
 
 // Name returns the registered type name of event, which may be a value of a

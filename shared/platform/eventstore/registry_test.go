@@ -3,6 +3,7 @@ package eventstore_test
 import (
 	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
@@ -105,5 +106,23 @@ func TestEventIDIsDeterministic(t *testing.T) {
 	}
 	if a.Version() != 5 {
 		t.Fatalf("version %d, want a v5 (name-based) uuid", a.Version())
+	}
+}
+
+func TestRegistryNames(t *testing.T) {
+	t.Parallel()
+	r := eventstore.NewRegistry()
+	if n := r.Names(); len(n) != 0 {
+		t.Fatalf("empty registry: %q", n)
+	}
+	r = accountEvents()
+	names := r.Names()
+	if want := []string{"test.account.deposited", "test.account.opened"}; !slices.Equal(names, want) {
+		t.Fatalf("names %q, want %q", names, want)
+	}
+	for _, n := range names {
+		if _, err := r.Decode(n, []byte(`{}`)); err != nil {
+			t.Errorf("%s is listed but does not decode: %v", n, err)
+		}
 	}
 }

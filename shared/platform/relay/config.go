@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"regexp"
+	"strings"
 	"time"
 
 	"github.com/EventStore/EventStore-Client-Go/v4/esdb"
@@ -138,6 +139,17 @@ func (c *Config) Validate() error {
 		return errors.New("relay: Config.Mapper is required")
 	case c.MaxBackoff > 0 && c.InitialBackoff > c.MaxBackoff:
 		return errors.New("relay: Config.MaxBackoff is below InitialBackoff")
+	}
+	if tm, ok := c.Mapper.(TypedMapper); ok {
+		types := tm.SourceTypes()
+		if len(types) == 0 {
+			return errors.New("relay: Config.Mapper names no source types (SourceTypes): it would publish nothing")
+		}
+		for _, t := range types {
+			if !strings.HasPrefix(t, c.Context+".") || len(t) == len(c.Context)+1 {
+				return fmt.Errorf("relay: Config.Mapper source type %q is not one of context %q (want %q and a name)", t, c.Context, c.Context+".")
+			}
+		}
 	}
 	if s := c.Sarama; s != nil {
 		if s.Producer.RequiredAcks != sarama.WaitForAll || !s.Producer.Idempotent {

@@ -26,6 +26,19 @@ type Mapper interface {
 	Map(ev eventstore.RecordedEvent) (ie Event, ok bool, err error)
 }
 
+// TypedMapper is a Mapper that names every domain event type it may
+// publish. A relay whose Mapper implements it subscribes to those types
+// only (a server-side event-type filter), so the events Map would skip
+// (intents, per-order holds, private notes: about half of a saga's) never
+// leave the event store. Map still decides for each event it is given.
+// Every name must start with the relay's context and a dot, as the
+// context's stream names do; New refuses the relay otherwise, and an empty
+// list, which would publish nothing.
+type TypedMapper interface {
+	Mapper
+	SourceTypes() []string
+}
+
 // MapperFunc adapts a function to Mapper.
 type MapperFunc func(ev eventstore.RecordedEvent) (Event, bool, error)
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -87,7 +88,7 @@ func New(cfg Config) (*Relay, error) {
 		topic:      cfg.Topic(),
 		typePrefix: cfg.Context + ".",
 		name:       cfg.CheckpointName(),
-		filter:     &esdb.SubscriptionFilter{Type: esdb.StreamFilterType, Prefixes: []string{cfg.StreamPrefix()}},
+		filter:     subscriptionFilter(cfg),
 	}
 	r.sarama.Producer.Return.Successes = true
 	r.sarama.Producer.Return.Errors = true
@@ -95,6 +96,15 @@ func New(cfg Config) (*Relay, error) {
 		r.headerKeys[i] = []byte(k)
 	}
 	return r, nil
+}
+
+// subscriptionFilter selects the events the relay reads from $all: the
+// source types a TypedMapper names, or else every stream of the context.
+func subscriptionFilter(cfg Config) *esdb.SubscriptionFilter {
+	if tm, ok := cfg.Mapper.(TypedMapper); ok {
+		return &esdb.SubscriptionFilter{Type: esdb.EventFilterType, Prefixes: slices.Clone(tm.SourceTypes())}
+	}
+	return &esdb.SubscriptionFilter{Type: esdb.StreamFilterType, Prefixes: []string{cfg.StreamPrefix()}}
 }
 
 // Stats returns the relay's counters.
