@@ -457,3 +457,59 @@ func TestConcurrentDriversOfOneOrder(t *testing.T) {
 		t.Fatalf("b %+v", got)
 	}
 }
+
+// TestBeginCommitStock: the commit's intent is durable when BeginCommitStock
+// returns and nothing is committed on the products yet; the rest commits
+// once, however often it runs; and a rest that never runs is finished by a
+// resume, as the recovery does.
+func TestBeginCommitStock(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := context.Background()
+	s := f.stocked(t, 10)
+	reserve := func() string {
+		order := uuid.NewString()
+		if err := f.app.ReserveStock(ctx, app.ReserveStock{OrderID: order, Cause: uuid.NewString(), Lines: []reservation.Line{{SKU: s, Quantity: 3}}}); err != nil {
+			t.Fatal(err)
+		}
+		return order
+	}
+
+	order := reserve()
+	rest, err := f.app.BeginCommitStock(ctx, app.CommitStock{OrderID: order, Cause: uuid.NewString()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{adapters.EventReservationRequested, adapters.EventReservationReserved, adapters.EventReservationCommitStarted}
+	if got := streamTypes(t, "catalog.reservation-"+order); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("after Begin: stream %v, want %v", got, want)
+	}
+	if got := f.stock(t, s); got != (stock{10, 7, 3, 0}) {
+		t.Fatalf("after Begin %+v: the hold must still be held", got)
+	}
+	for range 2 { // the second is a rest run again (a redelivery's)
+		if err := rest(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if r := f.reservation(t, order); r.Status() != reservation.StatusCommitted {
+		t.Fatalf("status %v", r.Status())
+	}
+	if got := f.stock(t, s); got != (stock{10, 7, 0, 3}) {
+		t.Fatalf("after rest %+v", got)
+	}
+
+	abandoned := reserve()
+	if _, err := f.app.BeginCommitStock(ctx, app.CommitStock{OrderID: abandoned, Cause: uuid.NewString()}); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.app.ResumeReservation(ctx, abandoned); err != nil {
+		t.Fatal(err)
+	}
+	if r := f.reservation(t, abandoned); r.Status() != reservation.StatusCommitted {
+		t.Fatalf("abandoned rest, after a resume: status %v", r.Status())
+	}
+	if got := f.stock(t, s); got != (stock{10, 4, 0, 6}) {
+		t.Fatalf("after the resume %+v", got)
+	}
+}

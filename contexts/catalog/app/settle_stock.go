@@ -29,10 +29,32 @@ type ReleaseStock struct {
 
 // CommitStock runs the policy; it is idempotent per Cause and per order.
 func (a *Application) CommitStock(ctx context.Context, cmd CommitStock) error {
-	if err := a.settle(ctx, cmd.OrderID, cmd.Cause, (*reservation.Reservation).Confirm); err != nil {
-		return fmt.Errorf("commit stock for %s: %w", cmd.OrderID, err)
+	rest, err := a.BeginCommitStock(ctx, cmd)
+	if err != nil {
+		return err
 	}
-	return nil
+	return rest(ctx)
+}
+
+// BeginCommitStock does what CommitStock does first: it carries a
+// reservation still in flight to its outcome and records the order's
+// confirmation on it, the intent to commit. It returns the rest, which
+// commits the held stock on each product and records the reservation's
+// end: CommitStock is BeginCommitStock, then rest. Once it has returned
+// without error the commit is durable as an intent, so rest may run
+// later and elsewhere: if it never runs, or fails, the recovery
+// (ports.Recovery) or a redelivery finishes it. rest is idempotent.
+func (a *Application) BeginCommitStock(ctx context.Context, cmd CommitStock) (rest func(context.Context) error, err error) {
+	s, err := a.decide(ctx, cmd.OrderID, cmd.Cause, (*reservation.Reservation).Confirm)
+	if err != nil {
+		return nil, fmt.Errorf("commit stock for %s: %w", cmd.OrderID, err)
+	}
+	return func(ctx context.Context) error {
+		if err := a.resume(settleContext(ctx, cmd.Cause), cmd.OrderID, s); err != nil {
+			return fmt.Errorf("commit stock for %s: %w", cmd.OrderID, err)
+		}
+		return nil
+	}, nil
 }
 
 // ReleaseStock runs the policy; it is idempotent per Cause and per order.
@@ -47,10 +69,20 @@ func (a *Application) ReleaseStock(ctx context.Context, cmd ReleaseStock) error 
 // interrupted attempt, or one running concurrently), then records the
 // order's fate and carries that out on the products.
 func (a *Application) settle(ctx context.Context, orderID, cause string, decide func(*reservation.Reservation, string) error) error {
-	ctx = eventstore.WithEventIDSource(eventstore.WithCausation(ctx, cause), cause)
+	s, err := a.decide(ctx, orderID, cause, decide)
+	if err != nil {
+		return err
+	}
+	return a.resume(settleContext(ctx, cause), orderID, s)
+}
+
+// decide is settle up to the order's fate recorded on the reservation; it
+// returns the reservation as that left it.
+func (a *Application) decide(ctx context.Context, orderID, cause string, decide func(*reservation.Reservation, string) error) (snapshot, error) {
+	ctx = settleContext(ctx, cause)
 	for range maxSteps {
 		if err := a.ResumeReservation(ctx, orderID); err != nil {
-			return err
+			return snapshot{}, err
 		}
 		s, err := a.update(ctx, orderID, func(r *reservation.Reservation) error {
 			return decide(r, cause)
@@ -59,9 +91,15 @@ func (a *Application) settle(ctx context.Context, orderID, cause string, decide 
 			continue // requested again in between: resume and retry
 		}
 		if err != nil {
-			return err
+			return snapshot{}, err
 		}
-		return a.resume(ctx, orderID, s)
+		return s, nil
 	}
-	return fmt.Errorf("order %s: %w after %d attempts", orderID, reservation.ErrUndecided, maxSteps)
+	return snapshot{}, fmt.Errorf("order %s: %w after %d attempts", orderID, reservation.ErrUndecided, maxSteps)
+}
+
+// settleContext is ctx for the writes caused by the event cause: caused
+// by it, with event ids derived from it.
+func settleContext(ctx context.Context, cause string) context.Context {
+	return eventstore.WithEventIDSource(eventstore.WithCausation(ctx, cause), cause)
 }

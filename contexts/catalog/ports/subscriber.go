@@ -2,6 +2,7 @@ package ports
 
 import (
 	"context"
+	"log/slog"
 
 	"github.com/troupe-dev/troupe/contexts/catalog/app"
 	"github.com/troupe-dev/troupe/contexts/catalog/domain/reservation"
@@ -14,24 +15,84 @@ import (
 // all of ordering's history.
 const SubscriberName = "catalog"
 
+// InFlight bounds, for reservations and for commits each, how many run
+// on after their event was handled (see RegisterHandlers). When that many
+// are running, the next such event waits for one to end, so a backlog
+// holds its partition as it did before, instead of growing.
+const InFlight = 16
+
 // RegisterHandlers makes sub react to ordering's events: order_placed
 // reserves stock, order_confirmed commits it, order_cancelled releases it.
 // Each passes the event's deterministic id as the cause, so a redelivery
 // acts once.
-func RegisterHandlers(sub *messaging.Subscriber, a *app.Application) {
+//
+// order_placed and order_confirmed are handled once the reservation, or
+// the commit, is durable as an intent on the order's reservation stream;
+// the product writes and the outcome run after, at most InFlight of each
+// at once, so they no longer hold the partition's next order. One whose
+// rest fails or is cut short (a stop, a crash) is finished by the
+// recovery (Recovery), which resumes every intent it has not seen
+// finished, or by a redelivery. Any later event of the order (a
+// cancellation) first carries an unfinished reservation to its outcome,
+// as it always did for one interrupted by a crash.
+func RegisterHandlers(sub *messaging.Subscriber, a *app.Application, log *slog.Logger) {
+	if log == nil {
+		log = slog.Default()
+	}
+	reservations := &behind{what: "reserving", slots: make(chan struct{}, InFlight), log: log}
+	commits := &behind{what: "committing", slots: make(chan struct{}, InFlight), log: log}
 	messaging.Handle(sub, func(ctx context.Context, e events.OrderPlaced, m messaging.Meta) error {
 		lines := make([]reservation.Line, len(e.Lines))
 		for i, l := range e.Lines {
 			lines[i] = reservation.Line{SKU: l.SKU, Quantity: int64(l.Quantity)}
 		}
-		return a.ReserveStock(withMeta(ctx, m), app.ReserveStock{OrderID: e.OrderID, Lines: lines, Cause: m.EventID})
+		ctx = withMeta(ctx, m)
+		rest, err := a.BeginReserveStock(ctx, app.ReserveStock{OrderID: e.OrderID, Lines: lines, Cause: m.EventID})
+		if err != nil {
+			return err
+		}
+		return reservations.run(ctx, e.OrderID, rest)
 	})
 	messaging.Handle(sub, func(ctx context.Context, e events.OrderConfirmed, m messaging.Meta) error {
-		return a.CommitStock(withMeta(ctx, m), app.CommitStock{OrderID: e.OrderID, Cause: m.EventID})
+		ctx = withMeta(ctx, m)
+		rest, err := a.BeginCommitStock(ctx, app.CommitStock{OrderID: e.OrderID, Cause: m.EventID})
+		if err != nil {
+			return err
+		}
+		return commits.run(ctx, e.OrderID, rest)
 	})
 	messaging.Handle(sub, func(ctx context.Context, e events.OrderCancelled, m messaging.Meta) error {
 		return a.ReleaseStock(withMeta(ctx, m), app.ReleaseStock{OrderID: e.OrderID, Cause: m.EventID})
 	})
+}
+
+// behind runs the rest of reservations or commits after their handlers
+// returned, at most cap(slots) at once.
+type behind struct {
+	what  string // "reserving", "committing": for the log
+	slots chan struct{}
+	log   *slog.Logger
+}
+
+// run starts rest in the background once a slot is free. ctx is the
+// subscriber's (it ends when the subscriber stops or pauses), so rest
+// stops with it; an error is logged, and the recovery finishes the
+// commit. It returns ctx's error when ctx ends before a slot is free:
+// the event is then not acknowledged, and comes again.
+func (b *behind) run(ctx context.Context, orderID string, rest func(context.Context) error) error {
+	select {
+	case b.slots <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	go func() {
+		defer func() { <-b.slots }()
+		if err := rest(ctx); err != nil && ctx.Err() == nil {
+			b.log.WarnContext(ctx, "catalog: "+b.what+" an order's stock after its event was handled failed; the recovery will finish it",
+				"order", orderID, "error", err)
+		}
+	}()
+	return nil
 }
 
 // withMeta carries the saga's correlation id and trace into what the

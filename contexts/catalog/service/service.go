@@ -135,7 +135,7 @@ func New(cfg Config) (*Service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("catalog: %w", err)
 	}
-	ports.RegisterHandlers(sub, a)
+	ports.RegisterHandlers(sub, a, cfg.Logger)
 	rl, err := relay.New(relay.Config{
 		Context:    events.ContextCatalog,
 		EventStore: cfg.EventStore,
