@@ -36,11 +36,8 @@ const InFlight = 16
 // cancellation) first carries an unfinished reservation to its outcome,
 // as it always did for one interrupted by a crash.
 func RegisterHandlers(sub *messaging.Subscriber, a *app.Application, log *slog.Logger) {
-	if log == nil {
-		log = slog.Default()
-	}
-	reservations := &behind{what: "reserving", slots: make(chan struct{}, InFlight), log: log}
-	commits := &behind{what: "committing", slots: make(chan struct{}, InFlight), log: log}
+	reservations := messaging.NewContinuations(InFlight, "catalog: reserving an order's stock", log)
+	commits := messaging.NewContinuations(InFlight, "catalog: committing an order's stock", log)
 	messaging.Handle(sub, func(ctx context.Context, e events.OrderPlaced, m messaging.Meta) error {
 		lines := make([]reservation.Line, len(e.Lines))
 		for i, l := range e.Lines {
@@ -51,7 +48,7 @@ func RegisterHandlers(sub *messaging.Subscriber, a *app.Application, log *slog.L
 		if err != nil {
 			return err
 		}
-		return reservations.run(ctx, e.OrderID, rest)
+		return reservations.Go(ctx, e.OrderID, rest)
 	})
 	messaging.Handle(sub, func(ctx context.Context, e events.OrderConfirmed, m messaging.Meta) error {
 		ctx = withMeta(ctx, m)
@@ -59,40 +56,11 @@ func RegisterHandlers(sub *messaging.Subscriber, a *app.Application, log *slog.L
 		if err != nil {
 			return err
 		}
-		return commits.run(ctx, e.OrderID, rest)
+		return commits.Go(ctx, e.OrderID, rest)
 	})
 	messaging.Handle(sub, func(ctx context.Context, e events.OrderCancelled, m messaging.Meta) error {
 		return a.ReleaseStock(withMeta(ctx, m), app.ReleaseStock{OrderID: e.OrderID, Cause: m.EventID})
 	})
-}
-
-// behind runs the rest of reservations or commits after their handlers
-// returned, at most cap(slots) at once.
-type behind struct {
-	what  string // "reserving", "committing": for the log
-	slots chan struct{}
-	log   *slog.Logger
-}
-
-// run starts rest in the background once a slot is free. ctx is the
-// subscriber's (it ends when the subscriber stops or pauses), so rest
-// stops with it; an error is logged, and the recovery finishes the
-// commit. It returns ctx's error when ctx ends before a slot is free:
-// the event is then not acknowledged, and comes again.
-func (b *behind) run(ctx context.Context, orderID string, rest func(context.Context) error) error {
-	select {
-	case b.slots <- struct{}{}:
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	go func() {
-		defer func() { <-b.slots }()
-		if err := rest(ctx); err != nil && ctx.Err() == nil {
-			b.log.WarnContext(ctx, "catalog: "+b.what+" an order's stock after its event was handled failed; the recovery will finish it",
-				"order", orderID, "error", err)
-		}
-	}()
-	return nil
 }
 
 // withMeta carries the saga's correlation id and trace into what the

@@ -198,3 +198,48 @@ func TestDepositIdempotencyKey(t *testing.T) {
 		t.Fatalf("zero amount: err = %v", err)
 	}
 }
+
+// TestNoteThenSettle: the Note policies record the facts and the capture
+// intent but move no money; their rest settles once, however often it
+// runs; and a cancellation noted between the two settles the payment
+// itself (capture, then refund), leaving the rest nothing to do.
+func TestNoteThenSettle(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := newFixture(t, adapters.CardGatewayConfig{}, psp.Settings{})
+	customer, order := id("c"), id("o")
+	f.deposit(t, customer, 1000)
+	first, err := f.app.NoteOrderPlaced(ctx, placed(order, customer, 300, events.PaymentMethodWallet), cause())
+	must(t, err)
+	second, err := f.app.NoteStockReserved(ctx, events.StockReserved{OrderID: order}, cause())
+	must(t, err)
+	if n := count(t, f.payments.Stream(order), payment.CaptureStarted{}); n != 1 {
+		t.Fatalf("%d capture intents after both facts, want 1", n)
+	}
+	if b := f.wallet(t, customer).BalanceCents(); b != 1000 {
+		t.Fatalf("balance %d before the rest ran, want 1000", b)
+	}
+	for _, rest := range []func(context.Context) error{second, first, second} {
+		must(t, rest(ctx))
+	}
+	if n := count(t, f.payments.Stream(order), payment.PaymentCaptured{}); n != 1 {
+		t.Fatalf("%d captures, want 1", n)
+	}
+	if b := f.wallet(t, customer).BalanceCents(); b != 700 {
+		t.Fatalf("balance %d, want 700", b)
+	}
+
+	cancelled := id("o")
+	_, err = f.app.NoteOrderPlaced(ctx, placed(cancelled, customer, 200, events.PaymentMethodWallet), cause())
+	must(t, err)
+	rest, err := f.app.NoteStockReserved(ctx, events.StockReserved{OrderID: cancelled}, cause())
+	must(t, err)
+	must(t, f.app.OnOrderCancelled(ctx, events.OrderCancelled{OrderID: cancelled, CustomerID: customer, Reason: "customer"}, cause()))
+	must(t, rest(ctx))
+	if c, r := count(t, f.payments.Stream(cancelled), payment.PaymentCaptured{}), count(t, f.payments.Stream(cancelled), payment.PaymentRefunded{}); c != 1 || r != 1 {
+		t.Fatalf("%d captures and %d refunds of a cancelled order whose intent was recorded, want 1 and 1", c, r)
+	}
+	if b := f.wallet(t, customer).BalanceCents(); b != 700 {
+		t.Fatalf("balance %d after the refund, want 700", b)
+	}
+}

@@ -161,7 +161,7 @@ func New(cfg Config) (*Service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("payments: subscriber: %w", err)
 	}
-	ports.RegisterHandlers(sub, application)
+	ports.RegisterHandlers(sub, application, cfg.Logger)
 	rec, err := ports.NewRecovery(ports.RecoveryConfig{EventStore: cfg.EventStore, App: application,
 		Delay: cfg.RecoveryDelay, RetryInitial: cfg.RecoveryRetryInitial, RetryMax: cfg.RecoveryRetryMax, Logger: cfg.Logger})
 	if err != nil {

@@ -1,4 +1,4 @@
-package ports
+package messaging_test
 
 import (
 	"context"
@@ -6,13 +6,15 @@ import (
 	"log/slog"
 	"testing"
 	"time"
+
+	"github.com/troupe-dev/troupe/shared/platform/messaging"
 )
 
-// TestBehindBoundsWhatRunsOn: with one slot, a second rest waits for the
+// TestContinuationsBoundWhatRunsOn: with one slot, a second rest waits for the
 // first to end before it starts; a wait that outlasts the subscriber's
 // context returns its error, so the event is not acknowledged.
-func TestBehindBoundsWhatRunsOn(t *testing.T) {
-	b := &behind{what: "testing", slots: make(chan struct{}, 1), log: slog.New(slog.DiscardHandler)}
+func TestContinuationsBoundWhatRunsOn(t *testing.T) {
+	b := messaging.NewContinuations(1, "testing", slog.New(slog.DiscardHandler))
 	ctx := t.Context()
 	release, started := make(chan struct{}), make(chan string, 2)
 	rest := func(name string) func(context.Context) error {
@@ -22,14 +24,14 @@ func TestBehindBoundsWhatRunsOn(t *testing.T) {
 			return nil
 		}
 	}
-	if err := b.run(ctx, "o-1", rest("first")); err != nil {
+	if err := b.Go(ctx, "o-1", rest("first")); err != nil {
 		t.Fatal(err)
 	}
 	if got := <-started; got != "first" {
 		t.Fatalf("started %s", got)
 	}
 	second := make(chan error, 1)
-	go func() { second <- b.run(ctx, "o-2", rest("second")) }()
+	go func() { second <- b.Go(ctx, "o-2", rest("second")) }()
 	select {
 	case err := <-second:
 		t.Fatalf("the second run returned (%v) while the only slot was taken", err)
@@ -45,7 +47,7 @@ func TestBehindBoundsWhatRunsOn(t *testing.T) {
 
 	cctx, cancel := context.WithCancel(ctx)
 	third := make(chan error, 1)
-	go func() { third <- b.run(cctx, "o-3", rest("third")) }()
+	go func() { third <- b.Go(cctx, "o-3", rest("third")) }()
 	cancel()
 	if err := <-third; !errors.Is(err, context.Canceled) {
 		t.Fatalf("a run cut short while waiting: %v, want context.Canceled", err)
