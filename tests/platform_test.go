@@ -262,31 +262,13 @@ func (p *platform) cancel(t testing.TB, customer, orderID string) int {
 // stream reads one stream's saga records (nil if it does not exist).
 func (p *platform) stream(t testing.TB, name string) []invariant.Record {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	rs, err := p.st.EventStore().ReadStream(ctx, name, esdb.ReadStreamOptions{From: esdb.Start{}}, math.MaxInt64)
-	if err != nil {
-		t.Fatalf("read %s: %v", name, err)
-	}
-	defer rs.Close()
 	var out []invariant.Record
-	for {
-		ev, err := rs.Recv()
-		if errors.Is(err, io.EOF) {
-			return out
-		}
-		var esErr *esdb.Error
-		if errors.As(err, &esErr) && esErr.Code() == esdb.ErrorCodeResourceNotFound {
-			return nil
-		}
-		if err != nil {
-			t.Fatalf("read %s: %v", name, err)
-		}
+	for _, ev := range p.events(t, name) {
 		if strings.HasPrefix(name, "ordering.pricebook-") {
 			out = append(out, invariant.Record{Stream: name})
 			continue
 		}
-		rec, ok, err := p.reader.Record(eventstore.NewRecordedEvent(ev.Event))
+		rec, ok, err := p.reader.Record(eventstore.NewRecordedEvent(ev))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -294,11 +276,23 @@ func (p *platform) stream(t testing.TB, name string) []invariant.Record {
 			out = append(out, rec)
 		}
 	}
+	return out
 }
 
 // eventTypes returns the types of the events in stream, private ones
 // included; none for a stream that does not exist.
 func (p *platform) eventTypes(t testing.TB, name string) []string {
+	t.Helper()
+	var out []string
+	for _, ev := range p.events(t, name) {
+		out = append(out, ev.EventType)
+	}
+	return out
+}
+
+// events reads every event of stream; none for a stream that does not
+// exist.
+func (p *platform) events(t testing.TB, name string) []*esdb.RecordedEvent {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -307,7 +301,7 @@ func (p *platform) eventTypes(t testing.TB, name string) []string {
 		t.Fatalf("read %s: %v", name, err)
 	}
 	defer rs.Close()
-	var out []string
+	var out []*esdb.RecordedEvent
 	for {
 		ev, err := rs.Recv()
 		if errors.Is(err, io.EOF) {
@@ -320,7 +314,7 @@ func (p *platform) eventTypes(t testing.TB, name string) []string {
 		if err != nil {
 			t.Fatalf("read %s: %v", name, err)
 		}
-		out = append(out, ev.Event.EventType)
+		out = append(out, ev.Event)
 	}
 }
 

@@ -65,6 +65,18 @@ func (f fixture) stocked(t *testing.T, quantity int64) string {
 	return s
 }
 
+// reserved reserves quantity of sku for a new order and returns its id.
+func (f fixture) reserved(t *testing.T, sku string, quantity int64) string {
+	t.Helper()
+	order := uuid.NewString()
+	err := f.app.ReserveStock(context.Background(), app.ReserveStock{OrderID: order, Cause: uuid.NewString(),
+		Lines: []reservation.Line{{SKU: sku, Quantity: quantity}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return order
+}
+
 type stock struct{ received, available, reserved, committed int64 }
 
 func (f fixture) stock(t *testing.T, s string) stock {
@@ -232,13 +244,7 @@ func TestCommitAndRelease(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
 	s := f.stocked(t, 10)
-	reserve := func() string {
-		order := uuid.NewString()
-		if err := f.app.ReserveStock(ctx, app.ReserveStock{OrderID: order, Cause: uuid.NewString(), Lines: []reservation.Line{{SKU: s, Quantity: 3}}}); err != nil {
-			t.Fatal(err)
-		}
-		return order
-	}
+	reserve := func() string { return f.reserved(t, s, 3) }
 
 	confirmed := reserve()
 	cause := uuid.NewString()
@@ -467,13 +473,7 @@ func TestBeginCommitStock(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
 	s := f.stocked(t, 10)
-	reserve := func() string {
-		order := uuid.NewString()
-		if err := f.app.ReserveStock(ctx, app.ReserveStock{OrderID: order, Cause: uuid.NewString(), Lines: []reservation.Line{{SKU: s, Quantity: 3}}}); err != nil {
-			t.Fatal(err)
-		}
-		return order
-	}
+	reserve := func() string { return f.reserved(t, s, 3) }
 
 	order := reserve()
 	rest, err := f.app.BeginCommitStock(ctx, app.CommitStock{OrderID: order, Cause: uuid.NewString()})

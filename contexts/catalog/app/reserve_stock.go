@@ -48,10 +48,5 @@ func (a *Application) BeginReserveStock(ctx context.Context, cmd ReserveStock) (
 	if err != nil {
 		return nil, fmt.Errorf("reserve stock for %s: %w", cmd.OrderID, err)
 	}
-	return func(ctx context.Context) error {
-		if err := a.resume(settleContext(ctx, cmd.Cause), cmd.OrderID, s); err != nil {
-			return fmt.Errorf("reserve stock for %s: %w", cmd.OrderID, err)
-		}
-		return nil
-	}, nil
+	return a.restFrom("reserve stock", cmd.OrderID, cmd.Cause, s), nil
 }

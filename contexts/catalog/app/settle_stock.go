@@ -49,12 +49,7 @@ func (a *Application) BeginCommitStock(ctx context.Context, cmd CommitStock) (re
 	if err != nil {
 		return nil, fmt.Errorf("commit stock for %s: %w", cmd.OrderID, err)
 	}
-	return func(ctx context.Context) error {
-		if err := a.resume(settleContext(ctx, cmd.Cause), cmd.OrderID, s); err != nil {
-			return fmt.Errorf("commit stock for %s: %w", cmd.OrderID, err)
-		}
-		return nil
-	}, nil
+	return a.restFrom("commit stock", cmd.OrderID, cmd.Cause, s), nil
 }
 
 // ReleaseStock runs the policy; it is idempotent per Cause and per order.
@@ -96,6 +91,17 @@ func (a *Application) decide(ctx context.Context, orderID, cause string, decide 
 		return s, nil
 	}
 	return snapshot{}, fmt.Errorf("order %s: %w after %d attempts", orderID, reservation.ErrUndecided, maxSteps)
+}
+
+// restFrom is the rest of a step begun by the event cause: resuming the
+// order's reservation from s, as that step left it.
+func (a *Application) restFrom(what, orderID, cause string, s snapshot) func(context.Context) error {
+	return func(ctx context.Context) error {
+		if err := a.resume(settleContext(ctx, cause), orderID, s); err != nil {
+			return fmt.Errorf("%s for %s: %w", what, orderID, err)
+		}
+		return nil
+	}
 }
 
 // settleContext is ctx for the writes caused by the event cause: caused
