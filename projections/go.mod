@@ -9,6 +9,7 @@ require (
 	github.com/troupe-dev/troupe/shared/events v0.0.0-00010101000000-000000000000
 	github.com/troupe-dev/troupe/shared/platform v0.0.0-00010101000000-000000000000
 	github.com/valyala/fastjson v1.6.10
+	golang.org/x/sync v0.25.0
 )
 
 require (

@@ -11,6 +11,7 @@ import (
 
 	"github.com/IBM/sarama"
 	"github.com/redis/go-redis/v9"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/troupe-dev/troupe/projections/model"
 	"github.com/troupe-dev/troupe/shared/platform/messaging"
@@ -98,21 +99,24 @@ func (s *Service) Rebuild(ctx context.Context, progress func(done, total int64))
 			}
 		}
 	}
-	err = concurrently(parts, func(pt *part) error {
-		var err error
-		if pt.start, err = client.GetOffset(pt.topic, pt.p, sarama.OffsetOldest); err != nil {
-			return fmt.Errorf("rebuild: %s/%d: %w", pt.topic, pt.p, err)
-		}
-		if pt.end, err = client.GetOffset(pt.topic, pt.p, sarama.OffsetNewest); err != nil {
-			return fmt.Errorf("rebuild: %s/%d: %w", pt.topic, pt.p, err)
-		}
-		pt.pos.Store(pt.start)
-		if pt.pc, err = consumer.ConsumePartition(pt.topic, pt.p, pt.start); err != nil {
-			return fmt.Errorf("rebuild: consume %s/%d: %w", pt.topic, pt.p, err)
-		}
-		return nil
-	})
-	if err != nil {
+	var starting errgroup.Group
+	for _, pt := range parts {
+		starting.Go(func() error {
+			var err error
+			if pt.start, err = client.GetOffset(pt.topic, pt.p, sarama.OffsetOldest); err != nil {
+				return fmt.Errorf("rebuild: %s/%d: %w", pt.topic, pt.p, err)
+			}
+			if pt.end, err = client.GetOffset(pt.topic, pt.p, sarama.OffsetNewest); err != nil {
+				return fmt.Errorf("rebuild: %s/%d: %w", pt.topic, pt.p, err)
+			}
+			pt.pos.Store(pt.start)
+			if pt.pc, err = consumer.ConsumePartition(pt.topic, pt.p, pt.start); err != nil {
+				return fmt.Errorf("rebuild: consume %s/%d: %w", pt.topic, pt.p, err)
+			}
+			return nil
+		})
+	}
+	if err := starting.Wait(); err != nil {
 		for _, pt := range parts {
 			if pt.pc != nil {
 				pt.pc.AsyncClose()
@@ -220,27 +224,6 @@ func (s *Service) Rebuild(ctx context.Context, progress func(done, total int64))
 			report()
 		}
 	}
-}
-
-// concurrently calls fn for every item at once and returns the first
-// error (once all calls have returned).
-func concurrently[T any](items []T, fn func(T) error) error {
-	errs := make([]error, len(items))
-	var wg sync.WaitGroup
-	for i, it := range items {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs[i] = fn(it)
-		}()
-	}
-	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // batchWriter returns the client a rebuild writes its folded batches

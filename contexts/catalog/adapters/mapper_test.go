@@ -74,6 +74,5 @@ func TestMapper(t *testing.T) {
 }
 
 func TestMapperNamesWhatItPublishes(t *testing.T) {
-	relaytest.CheckSourceTypes(t, adapters.NewMapper(adapters.Events()), adapters.Events(),
-		func(string) string { return "x-1" })
+	relaytest.CheckSourceTypes(t, adapters.NewMapper(adapters.Events()), adapters.Events(), "catalog.x-1")
 }

@@ -104,6 +104,5 @@ func TestMapper(t *testing.T) {
 
 func TestMapperNamesWhatItPublishes(t *testing.T) {
 	reg := adapters.NewEventRegistry()
-	relaytest.CheckSourceTypes(t, adapters.Mapper(reg), reg,
-		func(string) string { return adapters.OrderStreamPrefix + "o-1" })
+	relaytest.CheckSourceTypes(t, adapters.Mapper(reg), reg, adapters.OrderStreamPrefix+"o-1")
 }

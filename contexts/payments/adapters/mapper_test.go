@@ -75,6 +75,5 @@ func mustJSON(v any) string {
 }
 
 func TestMapperNamesWhatItPublishes(t *testing.T) {
-	relaytest.CheckSourceTypes(t, adapters.NewMapper(adapters.Events()), adapters.Events(),
-		func(string) string { return "x-1" })
+	relaytest.CheckSourceTypes(t, adapters.NewMapper(adapters.Events()), adapters.Events(), "payments.x-1")
 }

@@ -3,8 +3,9 @@ package eventstore
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"reflect"
-	"sort"
+	"slices"
 )
 
 // Codec turns one Go event type into bytes and back. The default, from
@@ -74,14 +75,7 @@ func RegisterCodec[E any](r *Registry, name string, c Codec[E]) {
 }
 
 // Names returns every registered type name, sorted.
-func (r *Registry) Names() []string {
-	names := make([]string, 0, len(r.byName))
-	for n := range r.byName {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
-}
+func (r *Registry) Names() []string { return slices.Sorted(maps.Keys(r.byName)) }
 
 // Name returns the registered type name of event, which may be a value of a
 // registered type or a pointer to one.

@@ -7,12 +7,13 @@
 // starting from a checkpoint kept in the event store itself
 // ("troupe.checkpoint-relay-catalog"). A [Mapper] the context supplies turns
 // each domain event into zero or one integration event (private events stay
-// private); a [TypedMapper] also names the domain event types it publishes,
-// and the subscription is then filtered to those types instead, so the
-// private events never leave the store. The relay publishes it to the context's topic ("catalog.events")
-// with the source stream as key, the payload alone as value, the event's
-// occurred-at time as record timestamp and the headers of DESIGN.md, through
-// an idempotent sarama AsyncProducer with acks=all.
+// private); a [TypedMapper] also names the domain event types it
+// publishes, and the subscription is then filtered to those types instead,
+// so the private events never leave the store. The relay publishes each
+// integration event to the context's topic ("catalog.events") with the
+// source stream as key, the payload alone as value, the event's occurred-at
+// time as record timestamp and the headers of DESIGN.md, through an
+// idempotent sarama AsyncProducer with acks=all.
 //
 // Contracts:
 //
